@@ -1,0 +1,94 @@
+"""outreach: pre-visit personal outreach for practitioners."""
+import logging
+
+from flask import Flask, request, session
+from flask_login import current_user
+
+from outreach.config import PROJECT_ROOT, Config
+from outreach.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+        instance_path=str(PROJECT_ROOT / "instance"),
+    )
+    app.config.from_object(Config())
+    if test_config:
+        app.config.update(test_config)
+    logging.basicConfig(level=logging.INFO)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_security_headers(app)
+    register_template_helpers(app)
+    register_services(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    limiter.init_app(app)
+
+    from outreach import models
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        return db.session.get(models.User, int(user_id))
+
+
+def select_locale() -> str:
+    """The user's own language, else their practice's, else the browser's."""
+    if current_user and current_user.is_authenticated:
+        return current_user.locale or current_user.practice.locale
+    if session.get("locale"):
+        return session["locale"]
+    return request.accept_languages.best_match(["en", "ru"]) or "en"
+
+
+def register_blueprints(app: Flask) -> None:
+    from outreach.web import BLUEPRINTS
+
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+
+
+def register_security_headers(app: Flask) -> None:
+    @app.after_request
+    def set_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        # Everything is served from this app: no CDN, works offline on a practice's own server.
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'",
+        )
+        if app.config["SESSION_COOKIE_SECURE"]:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
+
+
+def register_template_helpers(app: Flask) -> None:
+    from outreach.web import formatting
+
+    formatting.register(app)
+
+
+def register_services(app: Flask) -> None:
+    """The Twilio gateway and the jobs runner live on the app, one of each per process."""
+    from outreach import jobs
+    from outreach.services import twilio_events
+    from outreach.twilio_gateway import build_gateway
+
+    app.extensions["twilio_gateway"] = build_gateway(
+        app.config, status_sink=lambda kind, params: jobs.dispatch(twilio_events.apply_console_status, kind, params)
+    )
+    jobs.init_app(app)

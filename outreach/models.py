@@ -1,0 +1,377 @@
+"""The domain: practices, the people in them, their clients, visits and the outreach done.
+
+Every row that belongs to a practice carries `practice_id` itself, so that one
+helper (`outreach.scoping`) can scope any query to the signed-in user's practice.
+Times are stored as naive UTC and come back as aware UTC (`UTCDateTime`);
+local times are computed at the edges with the practice's or client's zone.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    Time,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from outreach.clock import utcnow
+from outreach.extensions import db
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores UTC without a zone (SQLite has none) and always returns aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where UTC was expected")
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        return None if value is None else value.replace(tzinfo=dt.timezone.utc)
+
+
+ROLES = ("admin", "staff", "practitioner")
+LOCALES = ("en", "ru")
+APPOINTMENT_STATUSES = ("confirmed", "tentative", "cancelled")
+VISIT_OUTCOMES = ("attended", "no_show", "cancelled_late", "rescheduled")
+CALL_OUTCOMES = ("reached", "voicemail", "no_answer", "wrong_number", "call_back_later")
+TASK_REASONS = ("first_visit", "returning", "open_question")
+
+
+class Practice(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    locale: Mapped[str] = mapped_column(String(8), default="en")
+    phone: Mapped[str | None] = mapped_column(String(20))
+    address: Mapped[str | None] = mapped_column(String(300))
+    quiet_hours_start: Mapped[dt.time] = mapped_column(Time, default=dt.time(21, 0))
+    quiet_hours_end: Mapped[dt.time] = mapped_column(Time, default=dt.time(8, 0))
+    # When the weekly call lists are built: ISO weekday (1=Mon..7=Sun) and local time.
+    call_list_weekday: Mapped[int] = mapped_column(Integer, default=6)
+    call_list_time: Mapped[dt.time] = mapped_column(Time, default=dt.time(9, 0))
+    call_lists_built_for_week: Mapped[str | None] = mapped_column(String(8))
+    include_returning_after_months: Mapped[int | None] = mapped_column(Integer)
+    include_open_questions: Mapped[bool] = mapped_column(Boolean, default=False)
+    arrival_lead_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    arrival_missed_after_minutes: Mapped[int] = mapped_column(Integer, default=20)
+    arrival_template: Mapped[str | None] = mapped_column(Text)
+    running_late_template: Mapped[str | None] = mapped_column(Text)
+    retention_days: Mapped[int] = mapped_column(Integer, default=730)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    practitioners: Mapped[list[Practitioner]] = relationship(back_populates="practice")
+
+    def __repr__(self) -> str:
+        return f"<Practice {self.name!r}>"
+
+
+class User(UserMixin, db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    locale: Mapped[str | None] = mapped_column(String(8))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    practice: Mapped[Practice] = relationship()
+    practitioner: Mapped[Practitioner | None] = relationship(back_populates="user", uselist=False)
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.active
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def sees_all_practitioners(self) -> bool:
+        """Admins and staff work for the whole practice; practitioners see their own work."""
+        return self.role in ("admin", "staff")
+
+
+class Practitioner(db.Model):
+    """The practitioner profile of a user: how they introduce themselves and where to ring them."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    preferred_name: Mapped[str | None] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    script_template: Mapped[str | None] = mapped_column(Text)
+    notify_when_list_ready: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    practice: Mapped[Practice] = relationship(back_populates="practitioners")
+    user: Mapped[User] = relationship(back_populates="practitioner")
+
+    @property
+    def email(self) -> str:
+        return self.user.email
+
+    @property
+    def spoken_name(self) -> str:
+        return self.preferred_name or self.full_name.split()[0]
+
+
+class Client(db.Model):
+    __table_args__ = (
+        UniqueConstraint("practice_id", "phone"),
+        UniqueConstraint("practice_id", "email"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id"), index=True)
+    full_name: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(20))  # E.164
+    email: Mapped[str | None] = mapped_column(String(254))
+    locale: Mapped[str | None] = mapped_column(String(8))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    opted_out_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def first_name(self) -> str:
+        return (self.full_name or "").split(" ")[0]
+
+    @property
+    def display_name(self) -> str:
+        return self.full_name or self.phone or self.email or f"client #{self.id}"
+
+
+class CalendarSource(db.Model):
+    """Where appointments come from: uploaded files or a feed URL, for one practitioner."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id"), index=True)
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioner.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # "file" | "feed"
+    name: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str | None] = mapped_column(String(2000))
+    # How staff type the summary in this calendar, e.g. "name - service".
+    summary_format: Mapped[str] = mapped_column(String(32), default="auto")
+    sync_interval_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    etag: Mapped[str | None] = mapped_column(String(300))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    last_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    practitioner: Mapped[Practitioner] = relationship()
+
+
+class ImportRun(db.Model):
+    """The report of importing one file or one feed download, kept for the sources page."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id"), index=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("calendar_source.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(16))  # "imported" | "error" | "not_modified"
+    report: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    source: Mapped[CalendarSource] = relationship()
+
+
+class Appointment(db.Model):
+    """One occurrence of a calendar event: a visit of a client with a practitioner."""
+
+    __table_args__ = (
+        UniqueConstraint("source_id", "uid", "recurrence_id"),
+        Index("ix_appointment_practice_start", "practice_id", "starts_at"),
+        Index("ix_appointment_client_start", "client_id", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id"), index=True)
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioner.id"), index=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("calendar_source.id"))
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("client.id"))
+    uid: Mapped[str] = mapped_column(String(500))
+    # The occurrence's identity inside a series (its original start, ISO UTC);
+    # "" for single events, so the unique key also holds on PostgreSQL.
+    recurrence_id: Mapped[str] = mapped_column(String(40), default="")
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    original_tz: Mapped[str | None] = mapped_column(String(100))
+    all_day: Mapped[bool] = mapped_column(Boolean, default=False)
+    location: Mapped[str | None] = mapped_column(Text)
+    at_client_place: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="confirmed")
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    summary: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    needs_attention: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Hash of everything imported from the event: an unchanged re-import is a no-op.
+    content_hash: Mapped[str] = mapped_column(String(64), default="")
+    visit_outcome: Mapped[str | None] = mapped_column(String(16))
+    visit_outcome_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    client: Mapped[Client | None] = relationship()
+    practitioner: Mapped[Practitioner] = relationship()
+    source: Mapped[CalendarSource] = relationship()
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == "cancelled"
+
+
+class CallList(db.Model):
+    __table_args__ = (UniqueConstraint("practitioner_id", "week"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id"), index=True)
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioner.id"))
+    week: Mapped[str] = mapped_column(String(8))  # ISO week, "2026-W49"
+    week_start: Mapped[dt.date] = mapped_column(Date)
+    built_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ready_sms_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    practitioner: Mapped[Practitioner] = relationship()
+    tasks: Mapped[list[CallTask]] = relationship(back_populates="call_list", order_by="CallTask.id")
+
+
+class CallTask(db.Model):
+    """One client to call this week, and what came of it."""
+
+    __table_args__ = (UniqueConstraint("call_list_id", "client_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id"), index=True)
+    call_list_id: Mapped[int] = mapped_column(ForeignKey("call_list.id"))
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id"), index=True)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointment.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(16))
+    reason_detail: Mapped[str | None] = mapped_column(String(300))
+    # "active" while on the list; "removed" when the visit was cancelled or moved out of the week.
+    state: Mapped[str] = mapped_column(String(16), default="active")
+    removed_reason: Mapped[str | None] = mapped_column(String(200))
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    questions: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)
+    questions_answered: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    call_list: Mapped[CallList] = relationship(back_populates="tasks")
+    client: Mapped[Client] = relationship()
+    appointment: Mapped[Appointment] = relationship()
+    attempts: Mapped[list[CallAttempt]] = relationship(back_populates="task", order_by="CallAttempt.id")
+
+    @property
+    def is_done(self) -> bool:
+        return self.outcome in ("reached", "wrong_number")
+
+
+class CallAttempt(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id"), index=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("call_task.id"), index=True)
+    caller_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    via: Mapped[str] = mapped_column(String(16), default="bridge")  # "bridge" | "own_phone"
+    call_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    client_call_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    client_status: Mapped[str | None] = mapped_column(String(16))
+    answered_by: Mapped[str | None] = mapped_column(String(32))
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    client_duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    questions: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    task: Mapped[CallTask] = relationship(back_populates="attempts")
+
+
+class Notification(db.Model):
+    """An outgoing SMS. The row is the outbox: a text exists here before it goes to Twilio."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id"), index=True)
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id"), index=True)
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("client.id"), index=True)
+    practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioner.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # arrival | on_my_way | running_late | list_ready | help
+    # Makes a duplicate impossible, e.g. "arrival:<appointment>:<lead minutes>".
+    dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
+    to_phone: Mapped[str | None] = mapped_column(String(20))
+    from_phone: Mapped[str | None] = mapped_column(String(20))
+    body: Mapped[str | None] = mapped_column(Text)
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    status_detail: Mapped[str | None] = mapped_column(String(300))
+    message_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    send_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    first_try_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    appointment: Mapped[Appointment | None] = relationship()
+    client: Mapped[Client | None] = relationship()
+
+
+class InboundMessage(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id"), index=True)
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("client.id"), index=True)
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id"))
+    message_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    from_phone: Mapped[str | None] = mapped_column(String(20))
+    to_phone: Mapped[str | None] = mapped_column(String(20))
+    body: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16), default="reply")  # reply | stop | start | help
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEvent(db.Model):
+    """Who did what, when: every call, outcome, text and status change leaves one."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id"), index=True)
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    actor: Mapped[str] = mapped_column(String(254))  # user e-mail, "system" or "twilio"
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -1,0 +1,56 @@
+"""Phone numbers: parsed and validated by `phonenumbers`, stored as E.164."""
+import phonenumbers
+
+# Where a practice gives no phone, its time zone says which country's local numbers it sees.
+_TIMEZONE_REGIONS = {tz: region for region, zones in (
+    ("RU", ("Europe/Moscow", "Europe/Samara", "Asia/Yekaterinburg", "Asia/Novosibirsk", "Europe/Kaliningrad")),
+    ("GB", ("Europe/London",)),
+    ("DE", ("Europe/Berlin",)),
+    ("FR", ("Europe/Paris",)),
+) for tz in zones}
+
+
+class InvalidPhone(ValueError):
+    pass
+
+
+def region_for(practice_phone: str | None, timezone: str | None) -> str:
+    """The region used to read numbers written without a country code."""
+    if practice_phone:
+        try:
+            region = phonenumbers.region_code_for_number(phonenumbers.parse(practice_phone, None))
+            if region and region != "ZZ":
+                return region
+        except phonenumbers.NumberParseException:
+            pass
+    return _TIMEZONE_REGIONS.get(timezone or "", "US")
+
+
+def to_e164(raw: str, region: str = "US") -> str:
+    """Normalises `raw` to E.164, or raises InvalidPhone with a readable reason."""
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhone(f"{raw!r} is not a phone number ({exc})") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhone(f"{raw!r} is not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def is_valid_e164(value: str | None) -> bool:
+    if not value:
+        return False
+    try:
+        return to_e164(value) == value
+    except InvalidPhone:
+        return False
+
+
+def display(value: str | None) -> str:
+    """Human form of an E.164 number, e.g. +1 415-555-0134."""
+    if not value:
+        return ""
+    try:
+        return phonenumbers.format_number(phonenumbers.parse(value, None), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    except phonenumbers.NumberParseException:
+        return value

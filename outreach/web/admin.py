@@ -1,0 +1,130 @@
+"""The practice admin's pages: users, practitioners and the practice's settings."""
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms.fields.choices import SelectChoice
+from wtforms import BooleanField, EmailField, IntegerField, PasswordField, SelectField, StringField, TimeField
+from wtforms.validators import DataRequired, NumberRange, Optional
+
+from outreach.extensions import db
+from outreach.models import LOCALES, ROLES, Practitioner, User
+from outreach.scoping import get_scoped_or_404, scoped
+from outreach.services import accounts
+from outreach.web.auth import roles_required
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+WEEKDAYS = [SelectChoice(number, label) for number, label in (
+    (1, _l("Monday")), (2, _l("Tuesday")), (3, _l("Wednesday")), (4, _l("Thursday")),
+    (5, _l("Friday")), (6, _l("Saturday")), (7, _l("Sunday")))]
+
+
+class NewUserForm(FlaskForm):
+    email = EmailField(_l("E-mail"), validators=[DataRequired()])
+    full_name = StringField(_l("Full name"), validators=[DataRequired()])
+    role = SelectField(_l("Role"), choices=[SelectChoice(role) for role in ROLES])
+    preferred_name = StringField(_l("Preferred name"), validators=[Optional()])
+    phone = StringField(_l("Phone"), validators=[Optional()])
+    password = PasswordField(_l("Password (leave empty to generate one)"), validators=[Optional()])
+
+
+class PractitionerForm(FlaskForm):
+    full_name = StringField(_l("Full name"), validators=[DataRequired()])
+    preferred_name = StringField(_l("Preferred name"), validators=[Optional()])
+    phone = StringField(_l("Phone for the call bridge"), validators=[Optional()])
+    notify_when_list_ready = BooleanField(_l("Text me when my weekly list is ready"))
+
+
+class SettingsForm(FlaskForm):
+    timezone = StringField(_l("Time zone"), validators=[DataRequired()])
+    locale = SelectField(_l("Language"), choices=[SelectChoice(code) for code in LOCALES])
+    phone = StringField(_l("Practice phone"), validators=[Optional()])
+    address = StringField(_l("Practice address"), validators=[Optional()])
+    quiet_hours_start = TimeField(_l("Quiet hours start"))
+    quiet_hours_end = TimeField(_l("Quiet hours end"))
+    call_list_weekday = SelectField(_l("Build call lists on"), choices=WEEKDAYS, coerce=int)
+    call_list_time = TimeField(_l("at"))
+    arrival_lead_minutes = IntegerField(_l("Arrival text, minutes before the visit"),
+                                        validators=[NumberRange(min=1, max=180)])
+    include_returning_after_months = IntegerField(
+        _l("Also call clients returning after this many months (empty: off)"),
+        validators=[Optional(), NumberRange(min=1, max=120)])
+    include_open_questions = BooleanField(_l("Also call clients with an unanswered question"))
+    retention_days = IntegerField(_l("Keep message bodies and notes for (days)"),
+                                  validators=[NumberRange(min=30, max=3650)])
+
+
+@bp.route("/")
+@roles_required("admin")
+def index():
+    users = db.session.scalars(scoped(User).order_by(User.role, User.full_name)).all()
+    return render_template("admin/index.html", users=users, new_user=NewUserForm(),
+                           practice=current_user.practice)
+
+
+@bp.route("/users", methods=["POST"])
+@roles_required("admin")
+def create_user():
+    form = NewUserForm()
+    if not form.validate_on_submit():
+        flash(_("Please fill in e-mail, full name and role."), "error")
+        return redirect(url_for("admin.index"))
+    try:
+        user, password = accounts.create_user(
+            db.session, practice=current_user.practice, email=form.email.data, role=form.role.data,
+            full_name=form.full_name.data, preferred_name=form.preferred_name.data, phone=form.phone.data,
+            password=form.password.data or None, actor=current_user,
+        )
+    except accounts.AccountError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("admin.index"))
+    db.session.commit()
+    if form.password.data:
+        flash(_("Created %(email)s.", email=user.email), "success")
+    else:
+        flash(_("Created %(email)s with password %(password)s — hand it over now, it is not shown again.",
+                email=user.email, password=password), "success")
+    return redirect(url_for("admin.index"))
+
+
+@bp.route("/practitioners/<int:practitioner_id>", methods=["GET", "POST"])
+@roles_required("admin")
+def edit_practitioner(practitioner_id: int):
+    practitioner = get_scoped_or_404(Practitioner, practitioner_id)
+    form = PractitionerForm(obj=practitioner)
+    if form.validate_on_submit():
+        try:
+            accounts.update_practitioner(
+                db.session, practitioner, full_name=form.full_name.data, preferred_name=form.preferred_name.data,
+                phone=form.phone.data, notify_when_list_ready=form.notify_when_list_ready.data, actor=current_user,
+            )
+        except accounts.AccountError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return render_template("admin/practitioner.html", form=form, practitioner=practitioner), 400
+        db.session.commit()
+        flash(_("Saved."), "success")
+        return redirect(url_for("admin.index"))
+    return render_template("admin/practitioner.html", form=form, practitioner=practitioner)
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@roles_required("admin")
+def settings():
+    practice = current_user.practice
+    form = SettingsForm(obj=practice)
+    if form.validate_on_submit():
+        data = {name: field.data for name, field in form._fields.items() if name != "csrf_token"}
+        try:
+            accounts.update_practice_settings(db.session, practice, actor=current_user, **data)
+        except accounts.AccountError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return render_template("admin/settings.html", form=form), 400
+        db.session.commit()
+        flash(_("Settings saved."), "success")
+        return redirect(url_for("admin.settings"))
+    return render_template("admin/settings.html", form=form)

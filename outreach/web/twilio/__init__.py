@@ -1,0 +1,34 @@
+"""Endpoints Twilio calls: voice TwiML, call and message status, inbound SMS.
+
+Each checks `X-Twilio-Signature` against the URL Twilio used (built from
+PUBLIC_BASE_URL, since behind a proxy the request URL is not what Twilio saw)
+and answers 403 to anything unsigned or forged. The work is in
+`outreach.services.twilio_events`, which is idempotent: Twilio retries and may
+deliver callbacks out of order.
+"""
+from collections.abc import Callable
+from functools import wraps
+
+from flask import Blueprint, abort, current_app, request
+
+from outreach.extensions import csrf
+
+bp = Blueprint("twilio", __name__, url_prefix="/twilio")
+csrf.exempt(bp)
+
+
+def public_url_of_request() -> str:
+    path = request.full_path if request.query_string else request.path
+    return current_app.config["PUBLIC_BASE_URL"] + path
+
+
+def twilio_signed(view: Callable) -> Callable:
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        gateway = current_app.extensions["twilio_gateway"]
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if not signature or not gateway.validate_signature(public_url_of_request(), request.form.to_dict(), signature):
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
