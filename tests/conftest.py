@@ -155,3 +155,164 @@ def redis_url(request: pytest.FixtureRequest) -> Iterator[str]:
     yield url
     connection.flushdb()
     connection.close()
+
+
+# --- Real parts: the fake Twilio server, a live HTTP server, RQ workers, a browser ---
+
+TWILIO_TEST_SID = "AC" + "0" * 31 + "1"
+TWILIO_TEST_TOKEN = "test-auth-token-0123456789abcdef"
+
+
+@pytest.fixture
+def fake_twilio(app_config: dict):
+    """A fake Twilio REST server on loopback; the app's gateway (real SDK) is pointed at it."""
+    from outreach.testing.fake_twilio import FakeTwilio
+
+    fake = FakeTwilio(account_sid=TWILIO_TEST_SID, auth_token=TWILIO_TEST_TOKEN)
+    fake.start()
+    app_config.update(
+        TWILIO_BACKEND="twilio",
+        TWILIO_ACCOUNT_SID=TWILIO_TEST_SID,
+        TWILIO_AUTH_TOKEN=TWILIO_TEST_TOKEN,
+        TWILIO_API_URL=fake.url,
+        TWILIO_TIMEOUT=5,
+    )
+    yield fake
+    fake.stop()
+
+
+class LiveServer:
+    def __init__(self, app: Flask) -> None:
+        import threading
+
+        from werkzeug.serving import make_server
+
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        # Twilio signs the URL it called: the app must know its own public address.
+        app.config["PUBLIC_BASE_URL"] = self.url
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(5)
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[LiveServer]:
+    """The app served over real HTTP on loopback (for callbacks and the browser)."""
+    server = LiveServer(app)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def clock_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Pins `outreach.clock.utcnow` in this process and in the workers it starts."""
+    path = tmp_path / "clock"
+    path.write_text("")
+    monkeypatch.setenv("OUTREACH_CLOCK_FILE", str(path))
+    return path
+
+
+@pytest.fixture
+def rq_config(app_config: dict, redis_url: str) -> dict:
+    """App configuration that enqueues on the real Redis instead of running jobs inline."""
+    app_config.update(REDIS_URL=redis_url, JOBS_MODE="rq", RATELIMIT_STORAGE_URI=redis_url)
+    return app_config
+
+
+class Workers:
+    """Real `rq worker` processes against the test's Redis and database."""
+
+    def __init__(self, config: dict, tmp_path: Path) -> None:
+        self.config = config
+        self.tmp_path = tmp_path
+        self.processes: list = []
+
+    def env(self) -> dict:
+        env = dict(os.environ)
+        env.update(
+            DATABASE_URL=self.config["SQLALCHEMY_DATABASE_URI"],
+            REDIS_URL=self.config["REDIS_URL"],
+            JOBS_MODE="rq",
+            PUBLIC_BASE_URL=self.config["PUBLIC_BASE_URL"],
+            TWILIO_BACKEND=self.config["TWILIO_BACKEND"],
+            TWILIO_ACCOUNT_SID=self.config.get("TWILIO_ACCOUNT_SID", ""),
+            TWILIO_AUTH_TOKEN=self.config.get("TWILIO_AUTH_TOKEN", ""),
+            TWILIO_API_URL=self.config.get("TWILIO_API_URL", ""),
+            TWILIO_CONSOLE_STEP_SECONDS="0",
+            SECRET_KEY=self.config["SECRET_KEY"],
+        )
+        return env
+
+    def start(self, count: int = 1, *, burst: bool = False) -> list:
+        import subprocess
+        import sys
+
+        from outreach.jobs import QUEUE_NAME
+
+        started = []
+        for _ in range(count):
+            index = len(self.processes)
+            log = open(self.tmp_path / f"worker-{index}.log", "wb")
+            command = [sys.executable, "-m", "rq.cli", "worker", QUEUE_NAME, "--url", self.config["REDIS_URL"],
+                       "--with-scheduler", "--worker-ttl", "10", "--name", f"test-worker-{os.getpid()}-{index}"]
+            if burst:
+                command.append("--burst")
+            process = subprocess.Popen(command, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+                                       cwd=REPO_ROOT)
+            process.log_path = self.tmp_path / f"worker-{index}.log"
+            self.processes.append(process)
+            started.append(process)
+        return started
+
+    def logs(self) -> str:
+        return "\n".join(p.log_path.read_text(errors="replace") for p in self.processes)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(10)
+            except Exception:
+                process.kill()
+
+
+@pytest.fixture
+def rq_workers(rq_config: dict, tmp_path: Path) -> Iterator[Workers]:
+    workers = Workers(rq_config, tmp_path)
+    yield workers
+    workers.stop()
+
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium, driven by Playwright (no browser download)."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing; ./scripts/test installs Debian's chromium", pytrace=False)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
