@@ -88,7 +88,10 @@ def register_services(app: Flask) -> None:
     from outreach.services import twilio_events
     from outreach.twilio_gateway import build_gateway
 
-    app.extensions["twilio_gateway"] = build_gateway(
-        app.config, status_sink=lambda kind, params: jobs.dispatch(twilio_events.apply_console_status, kind, params)
-    )
+    def console_status_sink(kind: str, params: dict) -> None:
+        with app.app_context():
+            twilio_events.apply_console_status(db.session, kind, params)
+            db.session.remove()
+
+    app.extensions["twilio_gateway"] = build_gateway(app.config, status_sink=console_status_sink)
     jobs.init_app(app)

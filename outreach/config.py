@@ -46,6 +46,8 @@ class Config:
         self.TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
         self.TWILIO_API_URL = os.environ.get("TWILIO_API_URL", "")
         self.TWILIO_TIMEOUT = _int("TWILIO_TIMEOUT", 10)
+        # Backoff between tries when Twilio answers 5xx or times out placing a call.
+        self.CALL_RETRY_DELAYS_SECONDS = (1.0, 4.0, 15.0)
         self.TWILIO_CONSOLE_STEP_SECONDS = float(os.environ.get("TWILIO_CONSOLE_STEP_SECONDS", "1.0"))
 
         # "inline" runs dispatched jobs synchronously (tests); "thread" runs them

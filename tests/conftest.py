@@ -75,6 +75,7 @@ def base_test_config(database_url: str, tmp_path: Path) -> dict:
         "RATELIMIT_STORAGE_URI": "memory://",
         "TWILIO_BACKEND": "console",
         "TWILIO_CONSOLE_STEP_SECONDS": 0.0,
+        "CALL_RETRY_DELAYS_SECONDS": (0.0, 0.0, 0.0),
         "PUBLIC_BASE_URL": "http://localhost",
         "SERVER_NAME": None,
     }
@@ -191,7 +192,7 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         # Twilio signs the URL it called: the app must know its own public address.
         app.config["PUBLIC_BASE_URL"] = self.url
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
 
     def stop(self) -> None:

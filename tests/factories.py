@@ -6,7 +6,7 @@ import itertools
 
 from sqlalchemy.orm import Session
 
-from outreach.models import Appointment, CalendarSource, Client, Practice, Practitioner, User
+from outreach.models import Appointment, CalendarSource, CallList, CallTask, Client, Practice, Practitioner, User
 from outreach.services import accounts
 
 _sequence = itertools.count(1)
@@ -71,3 +71,20 @@ class Factory:
         self.session.add(appointment)
         self.session.commit()
         return appointment
+
+    def call_task(self, appointment: Appointment, *, reason: str = "first_visit") -> CallTask:
+        """The appointment's client on its practitioner's call list for the visit's ISO week."""
+        year, week, _ = appointment.starts_at.isocalendar()
+        week_name = f"{year}-W{week:02d}"
+        call_list = self.session.query(CallList).filter_by(
+            practitioner_id=appointment.practitioner_id, week=week_name).one_or_none()
+        if call_list is None:
+            call_list = CallList(practice_id=appointment.practice_id, practitioner_id=appointment.practitioner_id,
+                                 week=week_name, week_start=dt.date.fromisocalendar(year, week, 1))
+            self.session.add(call_list)
+            self.session.flush()
+        task = CallTask(practice_id=appointment.practice_id, call_list_id=call_list.id,
+                        client_id=appointment.client_id, appointment_id=appointment.id, reason=reason)
+        self.session.add(task)
+        self.session.commit()
+        return task

@@ -32,3 +32,7 @@ def twilio_signed(view: Callable) -> Callable:
         return view(*args, **kwargs)
 
     return wrapped
+
+
+# The webhook modules add their routes to `bp`.
+from outreach.web.twilio import voice  # noqa: E402,F401

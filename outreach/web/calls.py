@@ -1,0 +1,82 @@
+"""Click-to-call from the weekly list, its live status, and the outcome form."""
+from flask import Blueprint, abort, flash, jsonify, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from outreach import jobs, tasks
+from outreach.clock import utcnow
+from outreach.extensions import db
+from outreach.models import CALL_OUTCOMES, CallAttempt, CallTask
+from outreach.scoping import get_scoped_or_404
+from outreach.services import calls
+
+bp = Blueprint("calls", __name__)
+
+
+def task_for_current_user(task_id: int) -> CallTask:
+    """A practitioner works on their own list; staff and admins on anyone's in the practice."""
+    task = get_scoped_or_404(CallTask, task_id)
+    if not current_user.sees_all_practitioners and task.call_list.practitioner.user_id != current_user.id:
+        abort(404)
+    return task
+
+
+def _back_to_list(task: CallTask):
+    args = {"week": task.call_list.week}
+    if current_user.sees_all_practitioners:
+        args["practitioner"] = task.call_list.practitioner_id
+    return redirect(url_for("call_lists.week", **args) + f"#task-{task.id}")
+
+
+@bp.route("/tasks/<int:task_id>/call", methods=["POST"])
+@login_required
+def call(task_id: int):
+    task = task_for_current_user(task_id)
+    try:
+        attempt = calls.start_call(db.session, task, current_user, now=utcnow())
+    except calls.CallRefused as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return _back_to_list(task)
+    db.session.commit()
+    jobs.dispatch(tasks.place_call, attempt.id)
+    db.session.refresh(attempt)
+    if attempt.status == "failed":
+        flash(attempt.error, "error")
+    else:
+        flash(_("Calling you now: answer your phone and you will be connected to %(name)s.",
+                name=task.client.display_name), "success")
+    return _back_to_list(task)
+
+
+@bp.route("/attempts/<int:attempt_id>/status")
+@login_required
+def attempt_status(attempt_id: int):
+    attempt = get_scoped_or_404(CallAttempt, attempt_id)
+    task_for_current_user(attempt.task_id)
+    return jsonify(
+        id=attempt.id,
+        status=attempt.status,
+        client_status=attempt.client_status,
+        duration_seconds=attempt.duration_seconds,
+        client_duration_seconds=attempt.client_duration_seconds,
+        answered_by=attempt.answered_by,
+        error=attempt.error,
+        final=calls.is_final(attempt.status),
+    )
+
+
+@bp.route("/tasks/<int:task_id>/outcome", methods=["POST"])
+@login_required
+def outcome(task_id: int):
+    task = task_for_current_user(task_id)
+    chosen = request.form.get("outcome", "")
+    if chosen not in CALL_OUTCOMES:
+        flash(_("Choose what happened on the call."), "error")
+        return _back_to_list(task)
+    calls.record_outcome(db.session, task, current_user, outcome=chosen,
+                         questions=request.form.get("questions", ""), notes=request.form.get("notes", ""),
+                         now=utcnow())
+    db.session.commit()
+    flash(_("Saved the outcome for %(name)s.", name=task.client.display_name), "success")
+    return _back_to_list(task)
