@@ -172,3 +172,10 @@ def test_another_practitioner_cannot_call_or_see_my_clients(calling, client, mak
     auth.login("maria@example.com")
     assert client.post(f"/tasks/{calling.id}/call").status_code == 404
     assert client.post(f"/tasks/{calling.id}/outcome", data={"outcome": "reached"}).status_code == 404
+
+
+def test_questions_and_notes_show_on_the_clients_page(calling, client):
+    client.post(f"/tasks/{calling.id}/outcome",
+                data={"outcome": "reached", "questions": "Is parking free?", "notes": "Prefers mornings"})
+    page = client.get(f"/clients/{calling.client_id}").get_data(as_text=True)
+    assert "Is parking free?" in page and "Prefers mornings" in page

@@ -1,0 +1,40 @@
+"""One client's page: everything the practice knows, so nobody asks the client twice."""
+from flask import Blueprint, render_template
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from outreach.extensions import db
+from outreach.models import Appointment, CallAttempt, CallTask, Client, InboundMessage, Notification
+from outreach.scoping import get_scoped_or_404
+
+bp = Blueprint("clients", __name__)
+
+
+@bp.route("/clients/<int:client_id>")
+@login_required
+def show(client_id: int):
+    client = get_scoped_or_404(Client, client_id)
+    visits = select(Appointment).where(Appointment.client_id == client.id)
+    if not current_user.sees_all_practitioners:
+        # A practitioner sees the client's history with themselves only.
+        visits = visits.where(Appointment.practitioner_id == current_user.practitioner.id)
+    appointments = db.session.scalars(visits.order_by(Appointment.starts_at.desc())).all()
+    visible_ids = [appointment.id for appointment in appointments]
+    tasks = db.session.scalars(
+        select(CallTask).where(CallTask.client_id == client.id, CallTask.appointment_id.in_(visible_ids))
+        .order_by(CallTask.id.desc())
+    ).all()
+    attempts = db.session.scalars(
+        select(CallAttempt).where(CallAttempt.task_id.in_([task.id for task in tasks]))
+        .order_by(CallAttempt.started_at.desc())
+    ).all()
+    texts = db.session.scalars(
+        select(Notification).where(Notification.client_id == client.id,
+                                   Notification.appointment_id.in_(visible_ids))
+        .order_by(Notification.due_at.desc())
+    ).all()
+    replies = db.session.scalars(
+        select(InboundMessage).where(InboundMessage.client_id == client.id).order_by(InboundMessage.received_at.desc())
+    ).all()
+    return render_template("clients/show.html", client=client, appointments=appointments, tasks=tasks,
+                           attempts=attempts, texts=texts, replies=replies)
