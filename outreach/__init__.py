@@ -19,6 +19,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     logging.basicConfig(level=logging.INFO)
+    # The SDK logs every request and its headers at INFO; the gateway logs what matters.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 
     register_extensions(app)
     register_blueprints(app)

@@ -1,0 +1,437 @@
+"""The app's only door to Twilio: place calls, send texts, check webhook signatures.
+
+Everything else in the app talks to a `TwilioGateway` and never to the SDK, so
+that the demo can run without an account (`ConsoleGateway`) and tests and
+benchmarks can point the real SDK at a fake server (`TwilioRestGateway` with
+`api_url`, see `outreach.testing.fake_twilio`).
+
+Failures surface as one exception type, `TwilioGatewayError`, whose `transient`
+flag tells the caller whether retrying can help. A transient failure of a
+create request does not mean Twilio did not act on it: Twilio's create is not
+idempotent, so before resending a text, callers look at `recent_messages`.
+"""
+
+from __future__ import annotations
+
+import abc
+import collections
+import itertools
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable, Iterator, Mapping
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+
+log = logging.getLogger("outreach.twilio")
+
+# Call progress events the app wants on its status callback; "answered"
+# arrives with CallStatus=in-progress.
+CALL_STATUS_EVENTS = ("initiated", "ringing", "answered", "completed")
+
+# How many of the newest messages between two numbers `recent_messages` looks
+# at. The check runs minutes after a failed send, so the message it looks for,
+# if Twilio accepted it, is among the newest few.
+RECENT_MESSAGES_SCAN_LIMIT = 50
+
+# Connections kept per host, as the SDK's own HTTP client does for Twilio.
+_CONNECTION_POOL_SIZE = min(32, (os.cpu_count() or 1) + 4)
+
+# Called by ConsoleGateway as status_sink(kind, params) with kind "call" or
+# "message" and params named like Twilio's status callback fields.
+StatusSink = Callable[[str, dict], None]
+
+
+@dataclass(frozen=True)
+class CallRequestResult:
+    """What Twilio answered to a call request: the new call's SID and its status (normally "queued")."""
+
+    sid: str
+    status: str
+
+
+@dataclass(frozen=True)
+class MessageResult:
+    """A message resource as Twilio reports it (on create, or when listing recent messages)."""
+
+    sid: str
+    status: str
+    error_code: int | None = None
+    error_message: str | None = None
+    date_created: datetime | None = None
+    body: str | None = None
+
+
+class TwilioGatewayError(Exception):
+    """A request to Twilio failed.
+
+    `code` is Twilio's error code when Twilio gave one (21211 invalid 'To'
+    number, 21610 unsubscribed recipient, ...), `http_status` the HTTP status
+    when there was a response. `transient` is True when the same request may
+    succeed later (HTTP 5xx or 429, timeouts, connection errors).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        code: int | None = None,
+        http_status: int | None = None,
+        *,
+        transient: bool,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.http_status = http_status
+        self.transient = transient
+
+    def __str__(self) -> str:
+        details = [
+            f"Twilio error {self.code}" if self.code else None,
+            f"HTTP {self.http_status}" if self.http_status else None,
+        ]
+        details_text = ", ".join(d for d in details if d)
+        return f"{self.message} ({details_text})" if details_text else self.message
+
+
+def is_transient_http_status(http_status: int) -> bool:
+    """Whether an HTTP status from Twilio means "try again later" rather than "this request is wrong"."""
+    return http_status >= 500 or http_status == 429
+
+
+class TwilioGateway(abc.ABC):
+    """What the app needs from Twilio. All methods raise `TwilioGatewayError` on failure."""
+
+    @abc.abstractmethod
+    def place_call(
+        self, *, to: str, from_: str, url: str, status_callback: str, machine_detection: bool = False
+    ) -> CallRequestResult:
+        """Start an outbound call to `to`; Twilio fetches TwiML from `url` when it is answered.
+
+        Status callbacks for the initiated, ringing, answered and completed
+        events are POSTed to `status_callback`.
+        """
+
+    @abc.abstractmethod
+    def send_sms(self, *, to: str, from_: str, body: str, status_callback: str) -> MessageResult:
+        """Send a text; delivery status changes are POSTed to `status_callback`."""
+
+    @abc.abstractmethod
+    def recent_messages(self, *, to: str, from_: str, since: datetime) -> list[MessageResult]:
+        """Messages from `from_` to `to` created at or after `since`, newest first.
+
+        Used after a timeout or 5xx on `send_sms` to learn whether Twilio
+        accepted the message before sending it again. A naive `since` is taken
+        as UTC.
+        """
+
+    @abc.abstractmethod
+    def validate_signature(self, url: str, params: Mapping, signature: str | None) -> bool:
+        """Whether a webhook request really comes from Twilio.
+
+        `url` is the full URL Twilio requested (scheme, host, path and query),
+        `params` the POSTed form fields, `signature` the X-Twilio-Signature header.
+        """
+
+    def close(self) -> None:
+        """Release network resources; the gateway is not used afterwards."""
+
+
+class _BaseUrlHttpClient(TwilioHttpClient):
+    """The SDK's HTTP client, sending to another server instead of Twilio's.
+
+    The SDK builds absolute https://api.twilio.com/... URLs (other hosts when a
+    Twilio region or edge is configured). This client swaps their scheme and
+    host for those of `base_url` and keeps path, query, auth and body as they
+    are, so a fake Twilio sees exactly the requests Twilio would.
+    """
+
+    def __init__(self, base_url: str, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        # The SDK sizes the connection pool only for https://; give a plain
+        # http:// fake the same, or concurrent senders churn connections.
+        self.session.mount("http://", HTTPAdapter(pool_maxsize=_CONNECTION_POOL_SIZE))
+        parts = urlsplit(base_url)
+        self._scheme = parts.scheme
+        self._netloc = parts.netloc
+        self._path_prefix = parts.path.rstrip("/")
+
+    def request(
+        self, method, url, params=None, data=None, headers=None, auth=None, timeout=None, allow_redirects=False
+    ):
+        parts = urlsplit(url)
+        redirected = urlunsplit(
+            (self._scheme, self._netloc, self._path_prefix + parts.path, parts.query, parts.fragment)
+        )
+        return super().request(
+            method,
+            redirected,
+            params=params,
+            data=data,
+            headers=headers,
+            auth=auth,
+            timeout=timeout,
+            allow_redirects=allow_redirects,
+        )
+
+
+def _error_from_response_payload(action: str, http_status: int, text: str) -> TwilioGatewayError:
+    """Build the error for a non-success response the SDK did not turn into a TwilioRestException."""
+    code = None
+    message = f"{action} failed"
+    try:
+        payload = json.loads(text)
+        code = payload.get("code")
+        if payload.get("message"):
+            message = f"{action} failed: {payload['message']}"
+    except (ValueError, AttributeError):
+        pass
+    return TwilioGatewayError(message, code, http_status, transient=is_transient_http_status(http_status))
+
+
+@contextmanager
+def _translated_errors(action: str) -> Iterator[None]:
+    """Turn what the SDK and `requests` raise into `TwilioGatewayError`s."""
+    try:
+        yield
+    except TwilioRestException as exc:
+        # Without a JSON body the SDK puts the HTTP status in `code`; Twilio's
+        # own error codes are five digits, so a three-digit one is no code.
+        code = exc.code if exc.code and exc.code != exc.status else None
+        raise TwilioGatewayError(
+            f"{action} failed: {exc.msg}", code, exc.status, transient=is_transient_http_status(exc.status)
+        ) from exc
+    except TwilioServiceException as exc:
+        raise TwilioGatewayError(
+            f"{action} failed: {exc.detail or exc.title}",
+            exc.code,
+            exc.status,
+            transient=is_transient_http_status(exc.status),
+        ) from exc
+    except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+        # Covers read timeouts too: the request may have reached Twilio.
+        raise TwilioGatewayError(f"{action} failed: {exc.__class__.__name__}: {exc}", transient=True) from exc
+    except requests.RequestException as exc:
+        # Invalid URLs and the like: configuration errors, retrying won't help.
+        raise TwilioGatewayError(f"{action} failed: {exc.__class__.__name__}: {exc}", transient=False) from exc
+    except TwilioException as exc:
+        # List pages with a non-200 answer raise a bare TwilioException("Unable
+        # to fetch page", response) instead of a TwilioRestException.
+        response = exc.args[1] if len(exc.args) > 1 else None
+        if response is not None and hasattr(response, "status_code"):
+            raise _error_from_response_payload(action, response.status_code, response.text) from exc
+        raise TwilioGatewayError(f"{action} failed: {exc}", transient=False) from exc
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+class TwilioRestGateway(TwilioGateway):
+    """Talks to Twilio's REST API through the official SDK.
+
+    `api_url` (e.g. "http://127.0.0.1:8765") sends every request to that base
+    URL instead of https://api.twilio.com, for the fake Twilio server.
+    `timeout` (seconds) bounds connecting and waiting for each answer.
+    """
+
+    def __init__(self, account_sid: str, auth_token: str, api_url: str | None = None, timeout: float = 10) -> None:
+        if api_url:
+            http_client = _BaseUrlHttpClient(api_url, timeout=timeout)
+        else:
+            http_client = TwilioHttpClient(timeout=timeout)
+        self._http_client = http_client
+        self._client = Client(account_sid, auth_token, http_client=http_client)
+        self._validator = RequestValidator(auth_token)
+
+    def place_call(
+        self, *, to: str, from_: str, url: str, status_callback: str, machine_detection: bool = False
+    ) -> CallRequestResult:
+        options = {"machine_detection": "Enable"} if machine_detection else {}
+        with _translated_errors(f"Call to {to}"):
+            call = self._client.calls.create(
+                to=to,
+                from_=from_,
+                url=url,
+                method="POST",
+                status_callback=status_callback,
+                status_callback_method="POST",
+                status_callback_event=list(CALL_STATUS_EVENTS),
+                **options,
+            )
+        return CallRequestResult(sid=call.sid, status=call.status)
+
+    def send_sms(self, *, to: str, from_: str, body: str, status_callback: str) -> MessageResult:
+        with _translated_errors(f"Text to {to}"):
+            message = self._client.messages.create(to=to, from_=from_, body=body, status_callback=status_callback)
+        return _message_result(message)
+
+    def recent_messages(self, *, to: str, from_: str, since: datetime) -> list[MessageResult]:
+        # Filtering on Twilio's side by DateSent would miss exactly the
+        # messages this check is for: a message still queued has no date_sent
+        # yet. So ask for the newest messages between the two numbers and
+        # filter on date_created here.
+        # Twilio's dates have whole seconds.
+        since_utc = _as_utc(since).replace(microsecond=0)
+        with _translated_errors(f"Listing texts to {to}"):
+            messages = self._client.messages.list(to=to, from_=from_, limit=RECENT_MESSAGES_SCAN_LIMIT)
+        return [
+            _message_result(message)
+            for message in messages
+            if message.date_created is not None and message.date_created >= since_utc
+        ]
+
+    def validate_signature(self, url: str, params: Mapping, signature: str | None) -> bool:
+        if not signature:
+            return False
+        return self._validator.validate(url, params, signature)
+
+    def close(self) -> None:
+        if self._http_client.session is not None:
+            self._http_client.session.close()
+
+
+def _message_result(message) -> MessageResult:
+    return MessageResult(
+        sid=message.sid,
+        status=message.status,
+        error_code=message.error_code,
+        error_message=message.error_message,
+        date_created=message.date_created,
+        body=message.body,
+    )
+
+
+def _new_sid(prefix: str) -> str:
+    """A SID shaped like Twilio's: two-letter prefix and 32 hex digits."""
+    return prefix + secrets.token_hex(16)
+
+
+class ConsoleGateway(TwilioGateway):
+    """Sends nothing: logs each call and text, for development and the demo.
+
+    So that the demo shows calls and texts progressing, each one is "walked"
+    through plausible statuses on a background thread, `step_seconds` apart,
+    by calling `status_sink(kind, params)` with Twilio's callback field names.
+    The sink runs on that thread, not in any request.
+    """
+
+    # How many sent texts `recent_messages` remembers.
+    _REMEMBERED_MESSAGES = 1000
+    # What the walked call pretends: answered after ringing, talked this long.
+    _CALL_DURATION_SECONDS = 42
+
+    def __init__(self, status_sink: StatusSink | None = None, step_seconds: float = 1.0) -> None:
+        self._status_sink = status_sink
+        self._step_seconds = step_seconds
+        # (to, from_, result) of the newest texts, newest first.
+        self._sent: collections.deque[tuple[str, str, MessageResult]] = collections.deque(
+            maxlen=self._REMEMBERED_MESSAGES
+        )
+        self._sent_lock = threading.Lock()
+        self._walk_numbers = itertools.count(1)
+
+    def place_call(
+        self, *, to: str, from_: str, url: str, status_callback: str, machine_detection: bool = False
+    ) -> CallRequestResult:
+        sid = _new_sid("CA")
+        log.info("console: call %s from %s to %s (TwiML %s, status to %s)", sid, from_, to, url, status_callback)
+        common = {"CallSid": sid, "To": to, "From": from_, "Direction": "outbound-api"}
+        answered = {"AnsweredBy": "human"} if machine_detection else {}
+        self._walk(
+            "call",
+            [
+                {**common, "CallStatus": "initiated"},
+                {**common, "CallStatus": "ringing"},
+                {**common, **answered, "CallStatus": "in-progress"},
+                {**common, **answered, "CallStatus": "completed", "CallDuration": str(self._CALL_DURATION_SECONDS)},
+            ],
+        )
+        return CallRequestResult(sid=sid, status="queued")
+
+    def send_sms(self, *, to: str, from_: str, body: str, status_callback: str) -> MessageResult:
+        sid = _new_sid("SM")
+        log.info("console: text %s from %s to %s (status to %s): %s", sid, from_, to, status_callback, body)
+        result = MessageResult(sid=sid, status="queued", date_created=datetime.now(timezone.utc), body=body)
+        with self._sent_lock:
+            self._sent.appendleft((to, from_, result))
+        common = {"MessageSid": sid, "To": to, "From": from_}
+        self._walk("message", [{**common, "MessageStatus": "sent"}, {**common, "MessageStatus": "delivered"}])
+        return result
+
+    def recent_messages(self, *, to: str, from_: str, since: datetime) -> list[MessageResult]:
+        since_utc = _as_utc(since)
+        with self._sent_lock:
+            return [
+                result
+                for sent_to, sent_from, result in self._sent
+                if sent_to == to and sent_from == from_ and result.date_created >= since_utc
+            ]
+
+    def validate_signature(self, url: str, params: Mapping, signature: str | None) -> bool:
+        # Console callbacks come from this process, not from Twilio.
+        return True
+
+    def _walk(self, kind: str, steps: list[dict]) -> None:
+        if self._status_sink is None:
+            for params in steps:
+                log.info("console: %s status %s", kind, params)
+            return
+        thread = threading.Thread(
+            target=self._deliver_steps,
+            args=(kind, steps),
+            name=f"console-twilio-walk-{next(self._walk_numbers)}",
+            daemon=True,
+        )
+        thread.start()
+
+    def _deliver_steps(self, kind: str, steps: list[dict]) -> None:
+        for params in steps:
+            time.sleep(self._step_seconds)
+            try:
+                self._status_sink(kind, params)
+            except Exception:
+                # One failing status must not stop the walk; the app logs its own errors too.
+                log.exception("console: status sink failed for %s %s", kind, params)
+
+
+def build_gateway(config: Mapping, *, status_sink: StatusSink | None = None) -> TwilioGateway:
+    """The gateway the configuration asks for.
+
+    TWILIO_BACKEND "console" (the default when no credentials are set) logs
+    instead of sending; "twilio" (the default when TWILIO_ACCOUNT_SID and
+    TWILIO_AUTH_TOKEN are set) uses the REST API, at TWILIO_API_URL when set,
+    with TWILIO_TIMEOUT seconds per request. `status_sink` receives the
+    console gateway's simulated status callbacks, TWILIO_CONSOLE_STEP_SECONDS
+    apart.
+    """
+    backend = (config.get("TWILIO_BACKEND") or "").strip().lower()
+    account_sid = config.get("TWILIO_ACCOUNT_SID") or ""
+    auth_token = config.get("TWILIO_AUTH_TOKEN") or ""
+    has_credentials = bool(account_sid and auth_token)
+    if backend not in ("", "console", "twilio"):
+        raise ValueError(f"TWILIO_BACKEND must be 'console' or 'twilio', not {backend!r}")
+    if backend == "console" or (backend == "" and not has_credentials):
+        return ConsoleGateway(
+            status_sink=status_sink, step_seconds=float(config.get("TWILIO_CONSOLE_STEP_SECONDS", 1.0))
+        )
+    if not has_credentials:
+        raise ValueError("TWILIO_BACKEND=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
+    return TwilioRestGateway(
+        account_sid,
+        auth_token,
+        api_url=config.get("TWILIO_API_URL") or None,
+        timeout=float(config.get("TWILIO_TIMEOUT") or 10),
+    )
