@@ -102,9 +102,9 @@ def create_demo(session: Session, *, now: dt.datetime) -> Practice:
         )
     week_start = next_monday(now.astimezone(ZoneInfo(TIMEZONE)).date())
     for practitioner in practice.practitioners:
-        source = ics_import.file_source_for(session, practitioner)
+        source = ics_import.uploaded_files_source(session, practitioner)
         ics_import.import_calendar(
             session, source, demo_calendar(practitioner.email, week_start), "demo-booking-export.ics",
-            now=now, limits=ics_import.ImportLimits(),
+            now=now,
         )
     return practice

@@ -1,0 +1,75 @@
+"""What happens around an import: the right source, the configured limits, and
+re-planning the arrival texts of every appointment the import changed.
+
+Web uploads, the CLI and feed syncs all come through here, so a cancelled or
+moved visit always cancels or moves its pending text.
+"""
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from outreach.models import Appointment, Client, Practitioner, User
+from outreach.services import arrival_texts, audit, ics_import
+from outreach.services.phones import InvalidPhone, region_for, to_e164
+
+
+class ClientDetailsError(ValueError):
+    """Why the client details typed by staff cannot be used."""
+
+
+def import_upload(
+    session: Session, practitioner: Practitioner, data: bytes, filename: str, *, config: Mapping[str, Any],
+    now: dt.datetime, window_start: dt.date | None = None, window_end: dt.date | None = None,
+) -> ics_import.ImportReport:
+    """Imports one uploaded file into the practitioner's calendar; the caller commits."""
+    source = ics_import.uploaded_files_source(session, practitioner)
+    report = ics_import.import_calendar(
+        session, source, data, filename, window_start=window_start, window_end=window_end, now=now,
+        limits=ics_import.ImportLimits.from_config(config),
+    )
+    appointments_changed(session, report.changed_appointment_ids, now=now)
+    return report
+
+
+def appointments_changed(session: Session, appointment_ids: list[int], *, now: dt.datetime) -> None:
+    """Everything that depends on an appointment follows it when it changes."""
+    if appointment_ids:
+        arrival_texts.plan_arrival_texts(session, appointment_ids, now)
+
+
+def assign_client(
+    session: Session, appointment: Appointment, *, full_name: str | None, phone: str | None, email: str | None,
+    actor: User, now: dt.datetime,
+) -> Client:
+    """Puts the client typed by staff on a visit, reusing the practice's client with that phone or e-mail."""
+    practice = appointment.practitioner.practice
+    full_name = (full_name or "").strip() or None
+    email = (email or "").strip().lower() or None
+    try:
+        phone = to_e164(phone, region_for(practice.phone, practice.timezone)) if phone and phone.strip() else None
+    except InvalidPhone as exc:
+        raise ClientDetailsError(str(exc)) from exc
+    if not (full_name or phone or email):
+        raise ClientDetailsError("Give at least the client's name, phone or e-mail.")
+    client = None
+    if phone:
+        client = session.scalar(select(Client).where(Client.practice_id == practice.id, Client.phone == phone))
+    if client is None and email:
+        client = session.scalar(select(Client).where(Client.practice_id == practice.id, Client.email == email))
+    if client is None:
+        client = Client(practice_id=practice.id, created_at=now)
+        session.add(client)
+    client.full_name = full_name or client.full_name
+    client.phone = client.phone or phone
+    client.email = client.email or email
+    session.flush()
+    appointment.client_id = client.id
+    appointment.needs_attention = False
+    appointment.updated_at = now
+    audit.record(session, practice_id=practice.id, action="appointment.client_assigned", obj=appointment,
+                 actor=actor, client_id=client.id)
+    appointments_changed(session, [appointment.id], now=now)
+    return client

@@ -1,0 +1,82 @@
+"""Staff upload calendar files and fix visits whose client could not be recognised."""
+import datetime as dt
+import io
+
+import pytest
+
+from outreach.clock import set_clock
+from outreach.extensions import db
+from outreach.models import Appointment
+
+CALENDAR = b"""BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//test//EN
+BEGIN:VEVENT
+UID:first-visit@example.com
+DTSTAMP:20261101T000000Z
+DTSTART;TZID=America/New_York:20261201T140000
+DTEND;TZID=America/New_York:20261201T144500
+SUMMARY:Anna Petrova - Consultation
+DESCRIPTION:Phone: +1 202-555-0143
+END:VEVENT
+BEGIN:VEVENT
+UID:no-client@example.com
+DTSTAMP:20261101T000000Z
+DTSTART;TZID=America/New_York:20261202T100000
+DTEND;TZID=America/New_York:20261202T104500
+SUMMARY:Consultation
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+@pytest.fixture
+def staff(make, auth, clock_file):
+    set_clock(clock_file, dt.datetime(2026, 11, 22, 12, tzinfo=dt.timezone.utc))
+    practice = make.practice("Smile Dental")
+    practitioner = make.practitioner(practice, email="glen@example.com")
+    make.user(practice, role="staff", email="front@example.com")
+    auth.login("front@example.com")
+    return practitioner
+
+
+def _upload(client, practitioner, *files):
+    return client.post("/imports", data={"practitioner": practitioner.id,
+                                         "files": [(io.BytesIO(data), name) for name, data in files]},
+                       content_type="multipart/form-data")
+
+
+def test_staff_upload_a_calendar_and_get_a_report_per_file(staff, client):
+    response = _upload(client, staff, ("week.ics", CALENDAR), ("notes.txt", b"this is not a calendar"))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "week.ics" in page and "2 created" in page
+    assert "1 need a client" in page
+    assert "notes.txt" in page and "Not imported" in page
+    assert db.session.scalar(db.select(db.func.count()).select_from(Appointment)) == 2
+
+
+def test_uploading_the_same_file_again_changes_nothing(staff, client):
+    _upload(client, staff, ("week.ics", CALENDAR))
+    page = _upload(client, staff, ("week.ics", CALENDAR)).get_data(as_text=True)
+    assert "0 created, 0 updated, 0 cancelled, 2 unchanged" in page
+
+
+def test_staff_fix_the_client_of_a_visit_that_needs_attention(staff, client):
+    _upload(client, staff, ("week.ics", CALENDAR))
+    visit = db.session.scalars(db.select(Appointment).where(Appointment.needs_attention.is_(True))).one()
+    assert f"/appointments/{visit.id}/client" in client.get("/imports").get_data(as_text=True)
+
+    refused = client.post(f"/appointments/{visit.id}/client", data={"phone": "12"})
+    assert refused.status_code == 400
+    client.post(f"/appointments/{visit.id}/client", data={"full_name": "Boris Orlov", "phone": "(202) 555-0101"})
+    db.session.expire_all()
+    visit = db.session.get(Appointment, visit.id)
+    assert not visit.needs_attention
+    assert (visit.client.full_name, visit.client.phone) == ("Boris Orlov", "+12025550101")
+
+
+def test_practitioners_cannot_open_the_import_page(staff, client, auth):
+    auth.logout()
+    auth.login("glen@example.com")
+    assert client.get("/imports").status_code == 403
