@@ -113,6 +113,22 @@ def empty_all_tables() -> None:
 
 
 @pytest.fixture
+def another_app(app: Flask, app_config: dict):
+    """Builds a second app on the same database with changed settings; its connections are closed after."""
+    built: list[Flask] = []
+
+    def build(**overrides) -> Flask:
+        second = create_app({**app_config, **overrides})
+        built.append(second)
+        return second
+
+    yield build
+    for second in built:
+        with second.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
 def client(app: Flask):
     return app.test_client()
 

@@ -47,11 +47,8 @@ def test_security_headers_are_set(client):
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]
 
 
-def test_forms_without_a_csrf_token_are_refused(app_config, make):
-    from outreach import create_app
-
-    app_config["WTF_CSRF_ENABLED"] = True
-    app: Flask = create_app(app_config)
+def test_forms_without_a_csrf_token_are_refused(another_app):
+    app: Flask = another_app(WTF_CSRF_ENABLED=True)
     with app.app_context():
         response = app.test_client().post("/login", data={"email": "a@example.com", "password": "x"})
     assert response.status_code == 400
