@@ -27,6 +27,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_security_headers(app)
     register_template_helpers(app)
     register_services(app)
+    register_commands(app)
     return app
 
 
@@ -60,6 +61,12 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+
+
+def register_commands(app: Flask) -> None:
+    from outreach import cli
+
+    cli.register_commands(app)
 
 
 def register_security_headers(app: Flask) -> None:
