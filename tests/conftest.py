@@ -27,8 +27,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED = REPO_ROOT.parent / "shared"
 
 
-def _worker_suffix(request: pytest.FixtureRequest) -> str:
+def xdist_worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def private_database_name(purpose: str) -> str:
+    """A PostgreSQL database name no other test process uses (xdist workers, a second run)."""
+    return f"outreach_{purpose}_{os.getpid()}"
 
 
 def create_postgres_database(name: str) -> str:
@@ -54,7 +59,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'outreach.sqlite3'}"
         return
-    name = f"outreach_test_{_worker_suffix(request)}"
+    name = private_database_name("test")
     url = create_postgres_database(name)
     yield url
     drop_postgres_database(name)
@@ -160,9 +165,9 @@ def auth(client) -> AuthActions:
 
 
 @pytest.fixture
-def redis_url(request: pytest.FixtureRequest) -> Iterator[str]:
+def redis_url() -> Iterator[str]:
     """A Redis database of this test's own, emptied before and after."""
-    index = {"main": 15, "gw0": 14, "gw1": 13, "gw2": 12, "gw3": 11}.get(_worker_suffix(request), 10)
+    index = {"main": 15, "gw0": 14, "gw1": 13, "gw2": 12, "gw3": 11}.get(xdist_worker(), 10)
     url = f"{REDIS_URL.rstrip('/')}/{index}"
     connection = redis.Redis.from_url(url)
     try:
@@ -280,6 +285,7 @@ class Workers:
                 command.append("--burst")
             process = subprocess.Popen(command, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
                                        cwd=REPO_ROOT)
+            log.close()  # the worker has its own handle now
             process.log_path = self.tmp_path / f"worker-{index}.log"
             self.processes.append(process)
             started.append(process)

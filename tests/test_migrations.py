@@ -1,5 +1,4 @@
 """The Alembic migrations build exactly the schema the models describe, on both databases."""
-import os
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -8,7 +7,7 @@ from flask_migrate import downgrade, upgrade
 
 from outreach import create_app
 from outreach.extensions import db
-from tests.conftest import base_test_config, create_postgres_database, drop_postgres_database
+from tests.conftest import base_test_config, create_postgres_database, drop_postgres_database, private_database_name
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -16,7 +15,7 @@ def empty_database_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'migrated.sqlite3'}"
         return
-    name = f"outreach_migrations_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    name = private_database_name("migrations")
     yield create_postgres_database(name)
     drop_postgres_database(name)
 

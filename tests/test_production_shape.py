@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import REPO_ROOT, create_postgres_database, drop_postgres_database
+from tests.conftest import REPO_ROOT, create_postgres_database, drop_postgres_database, private_database_name
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -23,7 +23,7 @@ def _free_port() -> int:
 
 
 def test_the_procfile_runs_web_worker_and_scheduler(redis_url, tmp_path: Path):
-    name = f"outreach_procfile_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    name = private_database_name("procfile")
     database_url = create_postgres_database(name)
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "PORT": str(_free_port()),

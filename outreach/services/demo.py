@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.models import Practice
-from outreach.services import accounts, ics_import
+from outreach.services import accounts, call_lists, calendar_intake
 
 PRACTICE_NAME = "Smile Dental"
 PASSWORD = "demo-password"
@@ -34,7 +34,7 @@ LOGINS = (
     DemoLogin("admin@smile.example", "admin", "Alex Admin"),
 )
 
-# (practitioner e-mail, day offset from next Monday, local time, client, phone, e-mail, service, location)
+# (practitioner e-mail, day offset from the Monday of the demo week, local time, client, phone, e-mail, service, location)
 # A negative day offset is a past visit: it makes the client a returning one.
 _VISITS = (
     ("glen@smile.example", 0, "10:00", "Anna Petrova", "+1 202-555-0143", "anna@example.com", "Consultation", ""),
@@ -50,10 +50,6 @@ _VISITS = (
     ("maria@smile.example", 3, "10:45", "Hana Sato", "+1 202-555-0111", "hana@example.com", "Check-up", ""),
     ("maria@smile.example", -30, "10:45", "Hana Sato", "+1 202-555-0111", "hana@example.com", "Check-up", ""),
 )
-
-
-def next_monday(today: dt.date) -> dt.date:
-    return today + dt.timedelta(days=7 - today.weekday())
 
 
 def demo_calendar(practitioner_email: str, week_start: dt.date) -> bytes:
@@ -100,11 +96,12 @@ def create_demo(session: Session, *, now: dt.datetime) -> Practice:
             preferred_name=login.name.split()[1] if login.role == "practitioner" else None,
             phone=phones.get(login.email), password=PASSWORD,
         )
-    week_start = next_monday(now.astimezone(ZoneInfo(TIMEZONE)).date())
+    # The visits fall in the week the practitioners' page opens on, and its lists are built at once.
+    week_start = call_lists.week_to_show(practice, now)
     for practitioner in practice.practitioners:
-        source = ics_import.uploaded_files_source(session, practitioner)
-        ics_import.import_calendar(
-            session, source, demo_calendar(practitioner.email, week_start), "demo-booking-export.ics",
-            now=now,
+        calendar_intake.import_upload(
+            session, practitioner, demo_calendar(practitioner.email, week_start), "demo-booking-export.ics",
+            config={}, now=now,
         )
+    call_lists.build_call_lists(session, practice, week_start, now=now)
     return practice

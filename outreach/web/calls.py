@@ -1,6 +1,9 @@
 """Click-to-call from the weekly list, its live status, and the outcome form."""
+from zoneinfo import ZoneInfo
+
 from flask import Blueprint, abort, flash, jsonify, redirect, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from outreach import jobs, tasks
@@ -11,6 +14,34 @@ from outreach.scoping import get_scoped_or_404
 from outreach.services import calls
 
 bp = Blueprint("calls", __name__)
+
+# Twilio's call statuses, in the practitioner's words.
+CALL_STATUS_LABELS = {
+    "queued": _l("starting"), "initiated": _l("calling you"), "ringing": _l("ringing"),
+    "in-progress": _l("in progress"), "completed": _l("completed"), "busy": _l("busy"),
+    "no-answer": _l("no answer"), "failed": _l("failed"), "canceled": _l("canceled"),
+}
+CALL_OUTCOME_LABELS = {
+    "reached": _l("Reached"), "voicemail": _l("Left voicemail"), "no_answer": _l("No answer"),
+    "wrong_number": _l("Wrong number"), "call_back_later": _l("Call back later"),
+}
+
+
+def _client_zone(task: CallTask) -> str:
+    return task.client.timezone or task.call_list.practitioner.practice.timezone
+
+
+@bp.app_context_processor
+def call_helpers() -> dict:
+    """What the task cards of the weekly list need to show calls."""
+    return {
+        "call_status_labels": CALL_STATUS_LABELS,
+        "call_outcome_labels": CALL_OUTCOME_LABELS,
+        "call_final_statuses": calls.FINAL_STATUSES,
+        "next_call_suggestion": lambda task: calls.suggested_next_attempt(task, ZoneInfo(_client_zone(task)),
+                                                                          utcnow()),
+        "practice_timezone_of": lambda task: task.call_list.practitioner.practice.timezone,
+    }
 
 
 def task_for_current_user(task_id: int) -> CallTask:
@@ -57,7 +88,9 @@ def attempt_status(attempt_id: int):
     return jsonify(
         id=attempt.id,
         status=attempt.status,
+        status_label=str(CALL_STATUS_LABELS.get(attempt.status, attempt.status)),
         client_status=attempt.client_status,
+        client_status_label=str(CALL_STATUS_LABELS.get(attempt.client_status, attempt.client_status or "")),
         duration_seconds=attempt.duration_seconds,
         client_duration_seconds=attempt.client_duration_seconds,
         answered_by=attempt.answered_by,

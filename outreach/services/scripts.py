@@ -1,0 +1,160 @@
+"""The practitioner's call script: a small Jinja template, rendered for each client on the list.
+
+Practitioners write their own template (`Practitioner.script_template`); the
+defaults below, one per language, are used when they have none. Templates run
+in Jinja's immutable sandbox with no globals, so a template can only read the
+variables given to it. A template that fails (syntax error, unknown variable)
+never breaks the list: the default script is shown and the error is reported
+next to it, so the practitioner can fix it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_time, get_day_names
+from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from outreach.models import Client, Practice, Practitioner
+
+MAX_TEMPLATE_LENGTH = 4000
+
+DEFAULT_TEMPLATES = {
+    "en": (
+        "Hello {{ client_first_name }}, this is {{ practitioner_full_name }} from {{ practice_name }} — "
+        "at work I ask people to call me {{ practitioner_preferred_name }}. "
+        "I see you're booked with me on {{ visit_when }}? "
+        "I like to call ahead to introduce myself and ask whether you have any questions before the visit."
+    ),
+    "ru": (
+        "Здравствуйте, {{ client_first_name }}! Это {{ practitioner_full_name }}, {{ practice_name }}. "
+        "На работе меня называют просто {{ practitioner_preferred_name }}. "
+        "Вижу, что вы записаны ко мне {{ visit_when }}? "
+        "Я всегда звоню заранее, чтобы познакомиться и спросить, есть ли у вас вопросы перед визитом."
+    ),
+}
+
+# The names a template may use, in the order the settings page lists them.
+VARIABLES = (
+    "client_first_name",
+    "practitioner_full_name",
+    "practitioner_preferred_name",
+    "practice_name",
+    "visit_when",
+    "visit_weekday",
+    "visit_time",
+    "days_until_visit",
+)
+
+_environment = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+# No range(), dict(), lipsum() ...: a script only needs the variables it is given.
+_environment.globals.clear()
+_compiled_defaults = {language: _environment.from_string(source) for language, source in DEFAULT_TEMPLATES.items()}
+
+
+def language_of(locale: str | None) -> str:
+    """The language of `locale` that scripts are written in ("ru_RU" -> "ru"); English otherwise."""
+    language = (locale or "en").replace("-", "_").split("_")[0].lower()
+    return language if language in DEFAULT_TEMPLATES else "en"
+
+
+def visit_when(local_start: dt.datetime, locale: str) -> str:
+    """The visit's weekday and time as one would say it: "Tuesday at 2:00 PM", "во вторник в 14:00"."""
+    return _phrase_when(_weekday_name(local_start, locale), _short_time(local_start, locale), locale)
+
+
+def _weekday_name(local_start: dt.datetime, locale: str) -> str:
+    return get_day_names("wide", context="format", locale=locale)[local_start.weekday()]
+
+
+def _short_time(local_start: dt.datetime, locale: str) -> str:
+    return format_time(local_start.time(), "short", locale=locale)
+
+
+def _phrase_when(weekday: str, time: str, locale: str) -> str:
+    if language_of(locale) == "ru":
+        return f"{_russian_on(weekday)} в {time}"
+    return f"{weekday} at {time}"
+
+
+def _russian_on(weekday: str) -> str:
+    """"on <weekday>" in Russian: the accusative ("среда" -> "среду") after в, or во before в+consonant."""
+    accusative = weekday[:-1] + "у" if weekday.endswith("а") else weekday
+    preposition = "во" if weekday[0] in "вф" and weekday[1] not in "аеёиоуыэюя" else "в"
+    return f"{preposition} {accusative}"
+
+
+def script_locale(client: Client, practice: Practice) -> str:
+    """Scripts speak the client's language when known, else the practice's."""
+    return client.locale or practice.locale
+
+
+def script_variables(
+    *, client: Client, practitioner: Practitioner, practice: Practice, visit_starts_at: dt.datetime,
+    now: dt.datetime,
+) -> dict[str, object]:
+    """What a template can say, phrased in the client's language and time zone (else the practice's)."""
+    locale = script_locale(client, practice)
+    zone = ZoneInfo(client.timezone or practice.timezone)
+    local_start = visit_starts_at.astimezone(zone)
+    weekday, time = _weekday_name(local_start, locale), _short_time(local_start, locale)
+    return {
+        "client_first_name": client.first_name,
+        "practitioner_full_name": practitioner.full_name,
+        "practitioner_preferred_name": practitioner.spoken_name,
+        "practice_name": practice.name,
+        "visit_when": _phrase_when(weekday, time, locale),
+        "visit_weekday": weekday,
+        "visit_time": time,
+        "days_until_visit": (local_start.date() - now.astimezone(zone).date()).days,
+    }
+
+
+@dataclass(frozen=True)
+class Script:
+    text: str
+    # Why the practitioner's own template could not be used (`text` is then the default script).
+    error: str | None = None
+
+
+class ScriptRenderer:
+    """One practitioner's template, compiled once and rendered for every client on a list."""
+
+    def __init__(self, template_source: str | None) -> None:
+        self.has_own_template = bool(template_source)
+        self._template: Template | None = None
+        self._compile_error: str | None = None
+        if template_source:
+            try:
+                if len(template_source) > MAX_TEMPLATE_LENGTH:
+                    raise TemplateError(f"the script is longer than {MAX_TEMPLATE_LENGTH} characters")
+                self._template = _environment.from_string(template_source)
+            except TemplateError as exc:
+                self._compile_error = _describe(exc)
+
+    def render(self, variables: dict[str, object], locale: str) -> Script:
+        default = _compiled_defaults[language_of(locale)]
+        if not self.has_own_template:
+            return Script(default.render(variables))
+        if self._template is None:
+            return Script(default.render(variables), self._compile_error)
+        try:
+            return Script(self._template.render(variables))
+        # The template is the practitioner's own code: whatever it raises (an unknown
+        # variable, a sandbox refusal, 1/0), the list must still show a script.
+        except Exception as exc:
+            return Script(default.render(variables), _describe(exc))
+
+
+def default_source(locale: str) -> str:
+    return DEFAULT_TEMPLATES[language_of(locale)]
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, TemplateSyntaxError):
+        return f"line {exc.lineno}: {exc.message}"
+    if isinstance(exc, TemplateError) and exc.message:
+        return exc.message
+    return f"{type(exc).__name__}: {exc}"
