@@ -179,3 +179,19 @@ def test_questions_and_notes_show_on_the_clients_page(calling, client):
                 data={"outcome": "reached", "questions": "Is parking free?", "notes": "Prefers mornings"})
     page = client.get(f"/clients/{calling.client_id}").get_data(as_text=True)
     assert "Is parking free?" in page and "Prefers mornings" in page
+
+
+def test_a_russian_practice_hears_the_whisper_in_russian(make, app):
+    from outreach.services import calls
+
+    practice = make.practice("Улыбка", timezone="Europe/Moscow", locale="ru", phone="+74951234567")
+    practitioner = make.practitioner(practice, full_name="Глеб Гораб", preferred_name="Глеб",
+                                     phone="+79161234567")
+    client = make.client(practice, full_name="Анна Петрова", phone="+79123456789")
+    visit = make.appointment(practitioner, client, dt.datetime(2026, 12, 1, 11, 0, tzinfo=dt.timezone.utc))
+    attempt = CallAttempt(practice_id=practice.id, task_id=make.call_task(visit).id)
+    db.session.add(attempt)
+    db.session.commit()
+    twiml = calls.voice_twiml(attempt, base_url="https://outreach.example.com")
+    assert 'language="ru-RU"' in twiml
+    assert "Соединяю с клиентом Анна Петрова, первый визит во вторник в 14:00." in twiml

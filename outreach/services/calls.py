@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.models import CALL_OUTCOMES, CallAttempt, CallTask, User
-from outreach.services import audit
+from outreach.services import audit, scripts
 from outreach.services.phones import is_valid_e164
 from outreach.twilio_gateway import TwilioGateway, TwilioGatewayError
 
@@ -145,22 +145,38 @@ def readable_twilio_error(exc: TwilioGatewayError) -> str:
     return f"Twilio refused the call: {exc}"
 
 
-def whisper_text(attempt: CallAttempt, locale_time: Callable[[dt.datetime], str]) -> str:
+# What the practitioner hears on answering, before the client's phone rings.
+_WHISPERS = {
+    "en": ("Connecting you to {name}, {reason} {when}.",
+           {"first_visit": "first visit", "returning": "returning after a long gap, visit",
+            "open_question": "open question, visit"}, "en-US"),
+    "ru": ("Соединяю с клиентом {name}, {reason} {when}.",
+           {"first_visit": "первый визит", "returning": "давно не был, визит",
+            "open_question": "есть вопрос, визит"}, "ru-RU"),
+}
+
+
+def whisper(attempt: CallAttempt) -> tuple[str, str]:
+    """The whisper in the practice's language, and the language code for Twilio's <Say>."""
     task = attempt.task
-    reason = {"first_visit": "first visit", "returning": "returning visit",
-              "open_question": "visit"}.get(task.reason, "visit")
-    return f"Connecting you to {task.client.display_name}, {reason} {locale_time(task.appointment.starts_at)}."
+    practice = task.call_list.practitioner.practice
+    language = scripts.language_of(practice.locale)
+    sentence, reasons, say_language = _WHISPERS.get(language, _WHISPERS["en"])
+    zone = ZoneInfo(task.client.timezone or practice.timezone)
+    when = scripts.visit_when(task.appointment.starts_at.astimezone(zone), practice.locale)
+    return sentence.format(name=task.client.display_name, reason=reasons[task.reason], when=when), say_language
 
 
-def voice_twiml(attempt: CallAttempt, *, base_url: str, whisper: str) -> str:
+def voice_twiml(attempt: CallAttempt, *, base_url: str) -> str:
     """TwiML for the practitioner's leg: the whisper, then the client, from the practice number."""
     practice_phone = attempt.task.call_list.practitioner.practice.phone
     client_phone = attempt.task.client.phone
     if is_final(attempt.status) or not is_valid_e164(client_phone):
         return _twiml('<Say>This call was cancelled.</Say><Hangup/>')
     urls = CallUrls.for_attempt(base_url, attempt.id)
+    words, language = whisper(attempt)
     return _twiml(
-        f"<Say>{escape(whisper)}</Say>"
+        f"<Say language={quoteattr(language)}>{escape(words)}</Say>"
         f"<Dial callerId={quoteattr(practice_phone)} answerOnBridge=\"true\" timeout=\"25\">"
         f"<Number statusCallback={quoteattr(urls.client_status)} statusCallbackMethod=\"POST\" "
         f"statusCallbackEvent=\"initiated ringing answered completed\">{escape(client_phone)}</Number>"

@@ -35,10 +35,3 @@ def register(app: Flask) -> None:
     app.add_template_filter(display_phone, "phone")
     app.add_template_global(get_locale, "get_locale")
 
-
-def visit_when(value: dt.datetime, tz: str | None = None) -> str:
-    """'Tuesday at 2:00 PM' in the current language."""
-    from flask_babel import gettext
-
-    local = value.astimezone(_zone(tz)).replace(tzinfo=None)
-    return gettext("%(weekday)s at %(time)s", weekday=format_datetime(local, "EEEE"), time=format_time(local, "short"))

@@ -1,12 +1,10 @@
 """Voice webhooks of click-to-call: the TwiML for the practitioner's leg and both legs' status."""
 from flask import Response, current_app, request
-from flask_babel import force_locale
 
 from outreach.clock import utcnow
 from outreach.extensions import db
 from outreach.models import CallAttempt
 from outreach.services import calls
-from outreach.web.formatting import visit_when
 from outreach.web.twilio import bp, twilio_signed
 
 
@@ -18,12 +16,7 @@ def _attempt_or_404(attempt_id: int) -> CallAttempt:
 @twilio_signed
 def voice(attempt_id: int):
     attempt = _attempt_or_404(attempt_id)
-    practice = attempt.task.call_list.practitioner.practice
-    zone = attempt.task.client.timezone or practice.timezone
-    # The whisper is for the practitioner, in the practice's language.
-    with force_locale(practice.locale):
-        whisper = calls.whisper_text(attempt, lambda moment: visit_when(moment, zone))
-    twiml = calls.voice_twiml(attempt, base_url=current_app.config["PUBLIC_BASE_URL"], whisper=whisper)
+    twiml = calls.voice_twiml(attempt, base_url=current_app.config["PUBLIC_BASE_URL"])
     return Response(twiml, mimetype="text/xml")
 
 
