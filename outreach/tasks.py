@@ -33,7 +33,7 @@ def app_context() -> Iterator[Flask]:
 
 def tick() -> None:
     """Periodic work; safe to run any number of times, from any number of processes."""
-    from outreach.services import call_lists, privacy
+    from outreach.services import call_lists, feeds, privacy
 
     send_due_texts()  # first: texts are due to the minute, and nothing else may hold them back
     with app_context() as app:
@@ -41,6 +41,8 @@ def tick() -> None:
             if build.notification_ids:  # "your list is ready" texts: send now rather than on the next tick
                 jobs.dispatch(send_texts, build.notification_ids)
         privacy.apply_retention(db.session, utcnow())  # does its work at most once a day per practice
+        for source in feeds.due_feeds(db.session, utcnow()):
+            jobs.dispatch(sync_feed, source.id)
 
 
 def place_call(attempt_id: int) -> None:
@@ -57,7 +59,7 @@ def place_call(attempt_id: int) -> None:
         db.session.commit()
 
 
-# How far ahead each tick schedules texts at their exact moment: the rq cron
+# How far ahead each tick schedules the sends of upcoming texts: the rq cron
 # interval (60 s) and slack for a late tick. A text scheduled twice by
 # overlapping ticks is still sent once: every send is claimed first.
 TEXTS_SCHEDULED_AHEAD = dt.timedelta(seconds=70)
@@ -88,3 +90,15 @@ def send_texts(notification_ids: list[int], wait_seconds: float = 0) -> None:
         sms_outbox.send_batch(db.session, app.extensions["twilio_gateway"], notification_ids,
                               sms_outbox.OutboxSettings.from_config(app.config),
                               wait_up_to=dt.timedelta(seconds=wait_seconds))
+
+
+def sync_feed(source_id: int) -> None:
+    """Downloads and imports one calendar feed now (staff pressed "Sync now" or just added it)."""
+    from outreach.models import CalendarSource
+    from outreach.services import feeds
+    from outreach.services.ics_import import ImportLimits
+
+    with app_context() as app:
+        source = db.session.get(CalendarSource, source_id)
+        if source is not None and source.kind == "feed":
+            feeds.sync_feeds(db.session, [source], now=utcnow(), limits=ImportLimits.from_config(app.config))

@@ -1,18 +1,19 @@
 """Staff bring appointments in: .ics uploads, and the visits whose client needs fixing."""
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import EmailField, SelectField, StringField
-from wtforms.validators import Optional
+from wtforms.validators import DataRequired, Optional
 
+from outreach import jobs, tasks
 from outreach.clock import utcnow
 from outreach.extensions import db
-from outreach.models import Appointment, Practitioner
+from outreach.models import Appointment, CalendarSource, ImportRun, Practitioner
 from outreach.scoping import get_scoped_or_404, scoped
-from outreach.services import calendar_intake
+from outreach.services import calendar_intake, feeds
 from outreach.web.auth import roles_required
 
 bp = Blueprint("imports", __name__)
@@ -22,6 +23,12 @@ class UploadForm(FlaskForm):
     practitioner = SelectField(_l("Practitioner"), coerce=int)
     files = FileField(_l("Calendar files (.ics)"), validators=[FileRequired()], render_kw={"multiple": True,
                                                                                             "accept": ".ics,text/calendar"})
+
+
+class FeedForm(FlaskForm):
+    practitioner = SelectField(_l("Practitioner"), coerce=int)
+    url = StringField(_l("Feed address (https:// or webcal://)"), validators=[DataRequired()])
+    name = StringField(_l("Name"), validators=[Optional()])
 
 
 class FixClientForm(FlaskForm):
@@ -80,3 +87,50 @@ def fix_client(appointment_id: int):
         flash(_("Saved the client of this visit."), "success")
         return redirect(url_for("imports.upload"))
     return render_template("imports/fix_client.html", form=form, appointment=appointment)
+
+
+@bp.route("/sources")
+@roles_required("admin", "staff")
+def sources():
+    """Every calendar the practice imports from, with how its last import or sync went."""
+    form = FeedForm()
+    form.practitioner.choices = _practitioner_choices()
+    calendars = db.session.scalars(scoped(CalendarSource).order_by(CalendarSource.kind, CalendarSource.name)).all()
+    latest_runs = {
+        run.source_id: run
+        for run in db.session.scalars(scoped(ImportRun).order_by(ImportRun.id)).all()
+    }
+    return render_template("imports/sources.html", form=form, calendars=calendars, latest_runs=latest_runs)
+
+
+@bp.route("/sources/feeds", methods=["POST"])
+@roles_required("admin", "staff")
+def add_feed():
+    form = FeedForm()
+    form.practitioner.choices = _practitioner_choices()
+    if not form.validate_on_submit():
+        flash(_("Choose a practitioner and give the feed's address."), "error")
+        return redirect(url_for("imports.sources"))
+    practitioner = get_scoped_or_404(Practitioner, form.practitioner.data)
+    try:
+        source = feeds.add_feed(db.session, practitioner, form.url.data, form.name.data or None)
+    except feeds.FeedError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("imports.sources"))
+    db.session.commit()
+    jobs.dispatch(tasks.sync_feed, source.id)
+    flash(_("Added the feed; it is being synced now and then every %(minutes)s minutes.",
+            minutes=source.sync_interval_minutes), "success")
+    return redirect(url_for("imports.sources"))
+
+
+@bp.route("/sources/<int:source_id>/sync", methods=["POST"])
+@roles_required("admin", "staff")
+def sync_now(source_id: int):
+    source = get_scoped_or_404(CalendarSource, source_id)
+    if source.kind != "feed":
+        abort(404)
+    jobs.dispatch(tasks.sync_feed, source.id)
+    flash(_("Syncing %(name)s now.", name=source.name), "success")
+    return redirect(url_for("imports.sources"))
