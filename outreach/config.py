@@ -61,7 +61,9 @@ class Config:
 
         self.IMPORT_MAX_BYTES = _int("IMPORT_MAX_BYTES", 20 * 1024 * 1024)
         self.IMPORT_MAX_OCCURRENCES_PER_SERIES = _int("IMPORT_MAX_OCCURRENCES_PER_SERIES", 2000)
-        self.IMPORT_TIME_LIMIT_SECONDS = _int("IMPORT_TIME_LIMIT_SECONDS", 30)
+        # Hostile files are stopped by the size, line, nesting and recurrence caps long
+        # before this; the time limit is the last guard, generous enough for a 20 MB export.
+        self.IMPORT_TIME_LIMIT_SECONDS = _int("IMPORT_TIME_LIMIT_SECONDS", 120)
         self.FEED_TIMEOUT_SECONDS = _int("FEED_TIMEOUT_SECONDS", 20)
 
         self.BABEL_DEFAULT_LOCALE = "en"

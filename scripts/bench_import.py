@@ -1,0 +1,190 @@
+#!/usr/bin/env python
+"""How fast the .ics importer is, against parsing and expanding the same file bare.
+
+Generates a calendar of --events events (a share of them weekly series with
+EXDATEs and moved occurrences, like a practice's real calendar), then in the
+same run times:
+
+- bare: icalendar parses the file and recurring-ical-events expands it over
+  the import window (the least any importer has to do);
+- the first import and an unchanged re-import on SQLite (a temp file) and
+  on PostgreSQL (a database of its own, `outreach_bench_<pid>`, dropped at the
+  end, so other users of the server are not disturbed).
+
+Targets: first import at most 2x bare; unchanged re-import at least 5x faster
+than the first import. An unchanged file is recognised by its fingerprint
+before parsing; "reparse" also times the same events in different bytes,
+which are parsed, expanded and compared row by row (no writes). The last
+line holds every figure as key=value.
+
+    .venv/bin/python scripts/bench_import.py [--events 10000] [--postgres-url URL | --no-postgres]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import icalendar
+import psycopg
+import recurring_ical_events
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from outreach.extensions import db, make_sqlite_savepoints_work
+from outreach.services import accounts
+from outreach.services.ics_import import (
+    ImportLimits,
+    ImportWindow,
+    import_calendar,
+    uploaded_files_source,
+)
+
+NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+TIMEZONE = "America/New_York"
+FIRST_NAMES = ["Anna", "Boris", "Chloe", "David", "Elena", "Farid", "Grace", "Hiro", "Irina", "James", "Kira", "Liam"]
+LAST_NAMES = ["Petrova", "Smith", "Garcia", "Nguyen", "Ivanov", "Brown", "Kowalski", "Haddad", "Okafor", "Larsen"]
+SERVICES = ["cleaning", "check-up", "filling", "consultation", "whitening", "x-ray"]
+
+
+def generate_calendar(events: int, recurring_share: float, seed: int) -> bytes:
+    """A calendar like a busy practice's export: mostly single visits, some weekly series with exceptions."""
+    rng = random.Random(seed)
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//outreach//bench//EN", "X-WR-TIMEZONE:America/New_York"]
+    first_day = (NOW - dt.timedelta(weeks=100)).date()
+    for number in range(events):
+        day = first_day + dt.timedelta(days=rng.randrange(0, 7 * 124))
+        start = dt.datetime.combine(day, dt.time(rng.randrange(8, 18), rng.choice((0, 15, 30, 45))))
+        name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+        uid = f"bench-{number}@outreach.example"
+        contact = (f"Phone: (415) 555-{rng.randrange(0, 10000):04d}" if rng.random() < 0.7
+                   else f"E-mail: {name.lower().replace(' ', '.')}{number}@example.com")
+        event = [
+            "BEGIN:VEVENT", f"UID:{uid}", "DTSTAMP:20260101T000000Z",
+            f"DTSTART;TZID=America/New_York:{start:%Y%m%dT%H%M%S}",
+            f"DTEND;TZID=America/New_York:{start + dt.timedelta(minutes=45):%Y%m%dT%H%M%S}",
+            f"SUMMARY:{name} - {rng.choice(SERVICES)}", f"DESCRIPTION:{contact}",
+        ]
+        if rng.random() < 0.2:
+            event.append(f"LOCATION:{rng.randrange(1, 999)} Oak Street\\, Springfield")
+        overrides = []
+        if rng.random() < recurring_share:
+            count = rng.randrange(4, 30)
+            event.append(f"RRULE:FREQ=WEEKLY;COUNT={count}")
+            skipped_week = start + dt.timedelta(weeks=rng.randrange(1, count))
+            event.append(f"EXDATE;TZID=America/New_York:{skipped_week:%Y%m%dT%H%M%S}")
+            moved = start + dt.timedelta(weeks=rng.randrange(1, count))
+            if moved != skipped_week:
+                overrides = [
+                    "BEGIN:VEVENT", f"UID:{uid}", "DTSTAMP:20260101T000000Z", "SEQUENCE:1",
+                    f"RECURRENCE-ID;TZID=America/New_York:{moved:%Y%m%dT%H%M%S}",
+                    f"DTSTART;TZID=America/New_York:{moved + dt.timedelta(hours=2):%Y%m%dT%H%M%S}",
+                    f"DTEND;TZID=America/New_York:{moved + dt.timedelta(hours=2, minutes=45):%Y%m%dT%H%M%S}",
+                    f"SUMMARY:{name} - moved", f"DESCRIPTION:{contact}", "END:VEVENT",
+                ]
+        lines += [*event, "END:VEVENT", *overrides]
+    lines.append("END:VCALENDAR")
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def bare_parse_and_expand(data: bytes, window: ImportWindow) -> int:
+    calendar = icalendar.Calendar.from_ical(data)
+    return len(recurring_ical_events.of(calendar).between(window.start, window.end))
+
+
+def timed(action: Callable[[], object]) -> tuple[float, object]:
+    started = time.perf_counter()
+    result = action()
+    return time.perf_counter() - started, result
+
+
+def bench_database(url: str, data: bytes, label: str) -> dict[str, float]:
+    """Times a first import and an unchanged re-import into a fresh schema at `url`."""
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+        make_sqlite_savepoints_work(engine)
+    db.metadata.create_all(engine)
+    try:
+        with Session(engine) as session:
+            practice = accounts.create_practice(session, name="Bench practice", timezone=TIMEZONE, locale="en",
+                                                phone="+12025550100")
+            user, _ = accounts.create_user(session, practice=practice, email="bench@example.com",
+                                           role="practitioner", full_name="Dr. Bench", password="bench-password")
+            source = uploaded_files_source(session, user.practitioner)
+            session.commit()
+            figures = {}
+            # "reparse": the same events in other bytes (one more line break), so the file is parsed
+            # again and compared row by row instead of being recognised by its fingerprint.
+            for run, content in (("import", data), ("reimport", data), ("reparse", data + b"\r\n")):
+                seconds, report = timed(lambda content=content: _import_and_commit(session, source, content))
+                if report.status != "imported":
+                    raise SystemExit(f"{label} {run} failed: {report.error}")
+                print(f"{label:>8} {run:<9} {seconds:7.2f} s  {report.as_json() | {'skipped': len(report.skipped)}}")
+                figures[f"{label}_{run}_s"] = seconds
+            return figures
+    finally:
+        db.metadata.drop_all(engine)
+        engine.dispose()
+
+
+def _import_and_commit(session: Session, source, data: bytes):
+    report = import_calendar(session, source, data, "bench.ics", now=NOW, limits=ImportLimits(time_limit_seconds=600))
+    session.commit()
+    return report
+
+
+def postgres_database(admin_url: str, name: str, *, create: bool) -> str:
+    """Creates (or drops) a database of this run's own; returns its SQLAlchemy URL."""
+    plain = make_url(admin_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(plain, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if create:
+            connection.execute(f'CREATE DATABASE "{name}"')
+    return make_url(admin_url).set(drivername="postgresql+psycopg", database=name).render_as_string(
+        hide_password=False)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument("--recurring-share", type=float, default=0.15)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+
+    data = generate_calendar(args.events, args.recurring_share, args.seed)
+    window = ImportWindow.around(NOW, icalendar.timezone.tzp.timezone(TIMEZONE), None, None)
+    bare_s, occurrences = timed(lambda: bare_parse_and_expand(data, window))
+    print(f"{args.events} events, {len(data) / 1e6:.1f} MB, {occurrences} occurrences in the window")
+    print(f"{'bare':>8} {'parse':<9} {bare_s:7.2f} s")
+    figures: dict[str, float] = {"events": args.events, "bare_s": bare_s}
+
+    with tempfile.TemporaryDirectory() as folder:
+        figures |= bench_database(f"sqlite:///{Path(folder) / 'bench.sqlite3'}", data, "sqlite")
+    if not args.no_postgres:
+        name = f"outreach_bench_{__import__('os').getpid()}"
+        url = postgres_database(args.postgres_url, name, create=True)
+        try:
+            figures |= bench_database(url, data, "pg")
+        finally:
+            postgres_database(args.postgres_url, name, create=False)
+
+    for label in ("sqlite", "pg"):
+        if f"{label}_import_s" in figures:
+            figures[f"{label}_ratio"] = figures[f"{label}_import_s"] / bare_s
+            figures[f"{label}_reimport_speedup"] = figures[f"{label}_import_s"] / figures[f"{label}_reimport_s"]
+    print(" ".join(f"{key}={value:.3f}" if isinstance(value, float) else f"{key}={value}"
+                   for key, value in figures.items()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,222 @@
+"""Calendar feeds, served by a real HTTP server on 127.0.0.1 that each test scripts."""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from sqlalchemy import select
+
+from outreach.extensions import db
+from outreach.models import Appointment, ImportRun
+from outreach.services import feeds
+from outreach.services.ics_import import ImportLimits
+
+NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+LIMITS = ImportLimits(feed_timeout_seconds=2)
+
+
+class FeedServer:
+    """Serves one calendar at `url`; a test sets what comes back and reads what was asked."""
+
+    def __init__(self) -> None:
+        self.body = b""
+        self.status = 200
+        self.etag: str | None = None
+        self.last_modified: str | None = None
+        self.delay_seconds = 0.0
+        self.send_length = True
+        self.requests: list[dict[str, str]] = []
+        feed = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                feed.requests.append(dict(self.headers))
+                if feed.delay_seconds:
+                    time.sleep(feed.delay_seconds)
+                if feed.status != 200:
+                    self.send_error(feed.status)
+                    return
+                if (feed.etag and self.headers.get("If-None-Match") == feed.etag) or (
+                    feed.last_modified and self.headers.get("If-Modified-Since") == feed.last_modified
+                ):
+                    self.send_response(304)
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/calendar; charset=utf-8")
+                if feed.etag:
+                    self.send_header("ETag", feed.etag)
+                if feed.last_modified:
+                    self.send_header("Last-Modified", feed.last_modified)
+                if feed.send_length:
+                    self.send_header("Content-Length", str(len(feed.body)))
+                self.end_headers()
+                self.wfile.write(feed.body)
+
+            def log_message(self, format: str, *args) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_port}/calendar.ics"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    server = FeedServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def practitioner(make):
+    return make.practitioner(make.practice(timezone="America/New_York"))
+
+
+@pytest.fixture
+def feed(practitioner, feed_server):
+    source = feeds.add_feed(db.session, practitioner, feed_server.url, "Front desk calendar")
+    db.session.commit()
+    return source
+
+
+def calendar(*visits: tuple[str, str]) -> bytes:
+    events = "".join(
+        f"BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:{start}\r\nDURATION:PT45M\r\n"
+        f"SUMMARY:Client {uid} - visit\r\nEND:VEVENT\r\n"
+        for uid, start in visits
+    )
+    return f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//tests//EN\r\n{events}END:VCALENDAR\r\n".encode()
+
+
+def sync(source, *, now: dt.datetime = NOW, limits: ImportLimits = LIMITS):
+    report = feeds.sync_feed(db.session, source, now=now, limits=limits)
+    db.session.commit()
+    return report
+
+
+def visits(source) -> list[tuple[str, str]]:
+    db.session.expire_all()
+    return [(a.uid, a.status) for a in db.session.scalars(
+        select(Appointment).where(Appointment.source_id == source.id).order_by(Appointment.uid))]
+
+
+def test_unchanged_feed_is_not_downloaded_again_thanks_to_its_etag(feed, feed_server):
+    feed_server.body, feed_server.etag = calendar(("a", "20260305T150000Z")), '"v1"'
+    first = sync(feed)
+    assert (first.status, first.created) == ("imported", 1)
+    assert (feed.etag, feed.last_error, feed.last_success_at) == ('"v1"', None, NOW)
+
+    later = NOW + dt.timedelta(minutes=30)
+    second = sync(feed, now=later)
+    assert second.as_json()["status"] == "not_modified"
+    assert feed_server.requests[-1]["If-None-Match"] == '"v1"'
+    assert (feed.last_attempt_at, feed.last_success_at) == (later, later)
+
+    feed_server.body, feed_server.etag = calendar(("a", "20260305T160000Z")), '"v2"'
+    third = sync(feed, now=later + dt.timedelta(minutes=30))
+    assert (third.status, third.updated) == ("imported", 1)
+    runs = db.session.scalars(select(ImportRun.status).where(ImportRun.source_id == feed.id).order_by(ImportRun.id))
+    assert list(runs) == ["imported", "not_modified", "imported"]
+
+
+def test_last_modified_makes_a_conditional_request_too(feed, feed_server):
+    feed_server.body = calendar(("a", "20260305T150000Z"))
+    feed_server.last_modified = "Mon, 02 Mar 2026 08:00:00 GMT"
+    assert sync(feed).status == "imported"
+    assert sync(feed).status == "not_modified"
+    assert feed_server.requests[-1]["If-Modified-Since"] == "Mon, 02 Mar 2026 08:00:00 GMT"
+
+
+def test_a_slow_server_times_out_and_changes_nothing(feed, feed_server):
+    feed_server.body = calendar(("a", "20260305T150000Z"))
+    sync(feed)
+    feed_server.body, feed_server.delay_seconds = calendar(), 1.5
+    started = time.monotonic()
+    report = sync(feed, limits=ImportLimits(feed_timeout_seconds=0.3))
+    assert time.monotonic() - started < 1.4
+    assert report.status == "error"
+    assert feed.last_error == report.error == "the server did not answer within 0.3 seconds"
+    assert visits(feed) == [("a", "confirmed")]
+
+
+@pytest.mark.parametrize("send_length", [True, False], ids=["content-length", "streamed"])
+def test_a_feed_over_the_size_cap_is_refused(feed, feed_server, send_length):
+    feed_server.body = calendar(*((f"v{n}", "20260305T150000Z") for n in range(40)))
+    feed_server.send_length = send_length
+    report = sync(feed, limits=ImportLimits(max_bytes=1024, feed_timeout_seconds=2))
+    assert report.status == "error" and report.error.startswith("the feed is larger than the")
+    assert visits(feed) == []
+
+
+def test_a_server_error_keeps_the_appointments_and_shows_the_error(feed, feed_server):
+    feed_server.body = calendar(("a", "20260305T150000Z"), ("b", "20260306T150000Z"))
+    sync(feed)
+    feed_server.status = 500
+    report = sync(feed, now=NOW + dt.timedelta(hours=1))
+    assert report.as_json()["error"] == "the server answered 500 Internal Server Error"
+    assert feed.last_error == "the server answered 500 Internal Server Error"
+    assert (feed.last_attempt_at, feed.last_success_at) == (NOW + dt.timedelta(hours=1), NOW)
+    assert visits(feed) == [("a", "confirmed"), ("b", "confirmed")]
+
+
+def test_something_that_is_not_a_calendar_is_an_error_and_is_downloaded_again_next_time(feed, feed_server):
+    feed_server.body, feed_server.etag = b"<html>Sign in to see this calendar</html>", '"login"'
+    report = sync(feed)
+    assert report.status == "error"
+    assert feed.last_error == "this is not an iCalendar file: it has no BEGIN:VCALENDAR or BEGIN:VEVENT"
+    assert feed.etag is None
+
+
+def test_a_future_visit_missing_from_the_feed_is_cancelled(feed, feed_server):
+    feed_server.body = calendar(("past", "20260220T150000Z"), ("soon", "20260305T150000Z"),
+                                ("later", "20260306T150000Z"))
+    sync(feed)
+    feed_server.body = calendar(("later", "20260306T150000Z"))
+    report = sync(feed)
+    assert (report.cancelled, report.unchanged) == (1, 1)
+    assert visits(feed) == [("later", "confirmed"), ("past", "confirmed"), ("soon", "cancelled")]
+
+
+def test_due_feeds_are_those_not_tried_within_their_interval(make, practitioner):
+    never = make.source(practitioner, kind="feed", url="https://example.com/a.ics")
+    recent = make.source(practitioner, kind="feed", url="https://example.com/b.ics")
+    overdue = make.source(practitioner, kind="feed", url="https://example.com/c.ics")
+    make.source(practitioner, kind="file")
+    recent.last_attempt_at = NOW - dt.timedelta(minutes=10)
+    overdue.last_attempt_at = NOW - dt.timedelta(minutes=30)
+    db.session.commit()
+    assert [source.id for source in feeds.due_feeds(db.session, NOW)] == [never.id, overdue.id]
+
+
+def test_sync_due_feeds_reports_each_feed(make, practitioner, feed, feed_server):
+    feed_server.body = calendar(("a", "20260305T150000Z"))
+    broken = make.source(practitioner, kind="feed", url="http://127.0.0.1:9/nothing-listens-here.ics")
+    reports = feeds.sync_due_feeds(db.session, NOW, LIMITS)
+    assert [(report.source_id, report.status) for report in reports] == [(feed.id, "imported"),
+                                                                        (broken.id, "error")]
+    db.session.expire_all()
+    assert broken.last_error.startswith("the feed could not be downloaded")
+    assert visits(feed) == [("a", "confirmed")]
+
+
+def test_webcal_addresses_are_downloaded_over_https():
+    assert feeds.feed_url("webcal://calendar.example.com/u/1.ics") == "https://calendar.example.com/u/1.ics"
+    assert feeds.feed_url("https://calendar.example.com/u/1.ics") == "https://calendar.example.com/u/1.ics"
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com/a.ics", "calendar.ics", "https://"])
+def test_only_web_addresses_can_be_added_as_feeds(practitioner, url):
+    with pytest.raises(feeds.FeedError, match="is not a calendar feed address"):
+        feeds.add_feed(db.session, practitioner, url)
