@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.models import Appointment, Client, Practitioner, User
-from outreach.services import arrival_texts, audit, ics_import
+from outreach.services import arrival_texts, audit, call_lists, ics_import
 from outreach.services.phones import InvalidPhone, region_for, to_e164
 
 
@@ -35,9 +35,10 @@ def import_upload(
 
 
 def appointments_changed(session: Session, appointment_ids: list[int], *, now: dt.datetime) -> None:
-    """Everything that depends on an appointment follows it when it changes."""
+    """Everything that depends on an appointment follows it when it changes: its text and its call list."""
     if appointment_ids:
         arrival_texts.plan_arrival_texts(session, appointment_ids, now)
+        call_lists.refresh_lists_touched_by(session, appointment_ids, now=now)
 
 
 def assign_client(

@@ -396,3 +396,32 @@ def build_due_call_lists(session: Session, now: dt.datetime, *, base_url: str) -
             session.rollback()
             log.exception("building the call lists of practice %s for %s failed", practice_id, label)
     return builds
+
+
+def refresh_lists_touched_by(session: Session, appointment_ids: list[int], *, now: dt.datetime) -> None:
+    """Rebuilds the already-built lists that changed appointments belong to, or belonged to.
+
+    A visit cancelled or moved after the weekend leaves the list at once (its
+    task kept with its history), and a first visit booked mid-week joins the
+    list already built for that week. Weeks without a list stay unbuilt: the
+    weekend job builds them.
+    """
+    if not appointment_ids:
+        return
+    weeks: set[tuple[int, dt.date]] = set()
+    for practice_id, starts_at, timezone in session.execute(
+        select(Appointment.practice_id, Appointment.starts_at, Practice.timezone)
+        .join(Practice, Practice.id == Appointment.practice_id)
+        .where(Appointment.id.in_(appointment_ids))
+    ):
+        weeks.add((practice_id, _monday_of(starts_at.astimezone(ZoneInfo(timezone)).date())))
+    weeks.update((practice_id, monday) for practice_id, monday in session.execute(
+        select(CallList.practice_id, CallList.week_start).join(CallTask, CallTask.call_list_id == CallList.id)
+        .where(CallTask.appointment_id.in_(appointment_ids))
+    ))
+    built = {(practice_id, monday) for practice_id, monday in session.execute(
+        select(CallList.practice_id, CallList.week_start)
+        .where(CallList.week_start.in_({monday for _, monday in weeks}))
+    )}
+    for practice_id, monday in sorted(weeks & built):
+        build_call_lists(session, session.get(Practice, practice_id), monday, now=now)
