@@ -5,7 +5,7 @@ from flask import Flask, request, session
 from flask_login import current_user
 
 from outreach.config import PROJECT_ROOT, Config
-from outreach.extensions import babel, csrf, db, limiter, login_manager, make_sqlite_savepoints_work, migrate
+from outreach.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -33,9 +33,6 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
-    with app.app_context():
-        if db.engine.dialect.name == "sqlite":
-            make_sqlite_savepoints_work(db.engine)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

@@ -6,7 +6,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import Engine, MetaData, event
+from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
 # Named constraints keep Alembic migrations identical on SQLite and PostgreSQL.
@@ -30,15 +30,3 @@ csrf = CSRFProtect()
 babel = Babel()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
-
-def make_sqlite_savepoints_work(engine: Engine) -> None:
-    """pysqlite defers BEGIN, which breaks SAVEPOINT (an import's one transaction per
-    file); SQLAlchemy's documented recipe takes control of transactions instead."""
-
-    @event.listens_for(engine, "connect")
-    def _no_implicit_transactions(dbapi_connection, _record) -> None:
-        dbapi_connection.isolation_level = None
-
-    @event.listens_for(engine, "begin")
-    def _begin(connection) -> None:
-        connection.exec_driver_sql("BEGIN")

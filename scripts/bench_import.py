@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from outreach.extensions import db, make_sqlite_savepoints_work
+from outreach.extensions import db
 from outreach.services import accounts
 from outreach.services.ics_import import (
     ImportLimits,
@@ -109,8 +109,6 @@ def timed(action: Callable[[], object]) -> tuple[float, object]:
 def bench_database(url: str, data: bytes, label: str) -> dict[str, float]:
     """Times a first import and an unchanged re-import into a fresh schema at `url`."""
     engine = create_engine(url)
-    if engine.dialect.name == "sqlite":
-        make_sqlite_savepoints_work(engine)
     db.metadata.create_all(engine)
     try:
         with Session(engine) as session:

@@ -501,3 +501,13 @@ def test_every_file_leaves_an_import_run(source):
     runs = list(db.session.scalars(select(ImportRun).where(ImportRun.source_id == source.id).order_by(ImportRun.id)))
     assert [(run.status, run.report["status"], run.filename) for run in runs] == [
         ("imported", "imported", "visits.ics"), ("error", "error", "visits.ics")]
+
+
+def test_an_import_is_not_stored_until_the_caller_commits(source):
+    """The file's savepoint nests inside the caller's transaction on SQLite too, so a rollback undoes it all."""
+    report = ics_import.import_calendar(db.session, source, vcalendar(vevent("uncommitted@x",
+                                        "DTSTART:20260401T150000Z", "SUMMARY:Anna Petrova")), "a.ics", now=NOW)
+    assert report.created == 1
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Appointment)) == 0
+    assert db.session.scalar(select(func.count()).select_from(ImportRun)) == 0

@@ -180,6 +180,13 @@ def import_calendar(
     cancelled too; a file only speaks for the UIDs it contains.
     """
     fingerprint = rows_after = None
+    # The run is written first: pysqlite opens a transaction only at the first
+    # write, and without one the SAVEPOINT below would be the outermost
+    # transaction, committed by its own RELEASE.
+    run = ImportRun(practice_id=source.practice_id, source_id=source.id, filename=filename[:300], status="running",
+                    report={}, created_at=now)
+    session.add(run)
+    session.flush()
     try:
         if problem := size_problem(len(data), limits):
             raise ImportFailed(problem)
@@ -207,10 +214,10 @@ def import_calendar(
         report = ImportReport.failed(
             filename, "the import failed unexpectedly (the error was logged); nothing was changed", source.id
         )
+    run.status = report.status
+    run.report = report.as_json()
     if report.status == "imported":
-        record_import_run(session, source, report, now, fingerprint=fingerprint, rows=rows_after)
-    else:
-        record_import_run(session, source, report, now)
+        run.report |= {"fingerprint": fingerprint, "rows": rows_after}
     return report
 
 
