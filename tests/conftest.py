@@ -203,6 +203,25 @@ def fake_twilio(app_config: dict):
     fake.stop()
 
 
+@pytest.fixture
+def fake():
+    """A fake Twilio server on its own, for tests of the gateway without the app."""
+    from outreach.testing.fake_twilio import FakeTwilio
+
+    with FakeTwilio() as server:
+        yield server
+
+
+@pytest.fixture
+def gateway(fake):
+    """The real-SDK gateway pointed at `fake`."""
+    from outreach.twilio_gateway import TwilioRestGateway
+
+    rest_gateway = TwilioRestGateway(fake.account_sid, fake.auth_token, api_url=fake.url, timeout=2)
+    yield rest_gateway
+    rest_gateway.close()
+
+
 class LiveServer:
     def __init__(self, app: Flask) -> None:
         import threading

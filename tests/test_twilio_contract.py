@@ -39,7 +39,7 @@ from openapi_core.validation.request.exceptions import InvalidRequestBody
 from openapi_core.validation.response.exceptions import InvalidData
 
 from outreach.testing.fake_twilio import FakeTwilio
-from outreach.twilio_gateway import TwilioGatewayError, TwilioRestGateway
+from outreach.twilio_gateway import TwilioGatewayError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SPEC_PATH = REPO_ROOT.parent / "shared" / "twilio-oai" / "twilio_api_v2010.yaml"
@@ -111,19 +111,6 @@ class _TwimlServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
-
-
-@pytest.fixture
-def fake():
-    with FakeTwilio() as server:
-        yield server
-
-
-@pytest.fixture
-def gateway(fake):
-    rest_gateway = TwilioRestGateway(fake.account_sid, fake.auth_token, api_url=fake.url, timeout=5)
-    yield rest_gateway
-    rest_gateway.close()
 
 
 @pytest.fixture

@@ -77,19 +77,6 @@ class WebhookReceiver:
 
 
 @pytest.fixture
-def fake():
-    with FakeTwilio() as server:
-        yield server
-
-
-@pytest.fixture
-def gateway(fake):
-    rest_gateway = TwilioRestGateway(fake.account_sid, fake.auth_token, api_url=fake.url, timeout=2)
-    yield rest_gateway
-    rest_gateway.close()
-
-
-@pytest.fixture
 def receiver():
     webhook_receiver = WebhookReceiver()
     yield webhook_receiver
