@@ -195,3 +195,11 @@ def test_a_russian_practice_hears_the_whisper_in_russian(make, app):
     twiml = calls.voice_twiml(attempt, base_url="https://outreach.example.com")
     assert 'language="ru-RU"' in twiml
     assert "Соединяю с клиентом Анна Петрова, первый визит во вторник в 14:00." in twiml
+
+
+def test_questions_and_notes_show_on_the_visit_page(calling, client):
+    client.post(f"/tasks/{calling.id}/outcome",
+                data={"outcome": "reached", "questions": "Is parking free?", "notes": "Prefers mornings"})
+    page = client.get(f"/appointments/{calling.appointment_id}").get_data(as_text=True)
+    assert "From the call before the visit" in page
+    assert "Is parking free?" in page and "Prefers mornings" in page

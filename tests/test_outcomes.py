@@ -554,3 +554,17 @@ def test_the_tick_applies_retention(history, clock_file):
         select(Notification.id).where(Notification.appointment_id == history.visits[0, 0].id))).body is None
     assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "retention.applied",
                                                       AuditEvent.practice_id == history.practice.id))
+
+
+def test_a_past_visit_can_be_marked_from_its_page(client, auth, make):
+    practice = make.practice("Marking Practice")
+    glen = make.practitioner(practice, email="glen-marks@example.com")
+    anna = make.client(practice, full_name="Anna Petrova")
+    past = make.appointment(glen, anna, dt.datetime(2026, 1, 5, 15, tzinfo=dt.timezone.utc))
+    auth.login("glen-marks@example.com")
+    page = client.get(f"/appointments/{past.id}").get_data(as_text=True)
+    assert f"/appointments/{past.id}/visit-outcome" in page
+    client.post(f"/appointments/{past.id}/visit-outcome", data={"outcome": "no_show"},
+                headers={"Referer": f"/appointments/{past.id}"})
+    db.session.refresh(past)
+    assert past.visit_outcome == "no_show"

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.clock import utcnow
-from outreach.models import CallAttempt
-from outreach.services import calls
+from outreach.models import CallAttempt, Notification
+from outreach.services import calls, sms_outbox
 
 # The console reports on its own thread, possibly before the request that
 # placed the call has stored the SID: look for it a little while.
@@ -28,6 +28,10 @@ def apply_console_status(session: Session, kind: str, params: dict) -> None:
             if params.get("CallStatus") == "completed" and attempt.client_status is None:
                 # The console has no client leg: pretend the bridge connected, as it usually does.
                 calls.apply_call_status(session, attempt, {**params, "CallSid": None}, leg="client", now=utcnow())
+            session.commit()
+    elif kind == "message":
+        if _find(session, select(Notification).where(Notification.message_sid == params.get("MessageSid"))):
+            sms_outbox.apply_status_callback(session, params)
             session.commit()
 
 

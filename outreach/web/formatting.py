@@ -6,6 +6,7 @@ from flask import Flask
 from flask_babel import format_datetime, format_time, get_locale
 from flask_login import current_user
 
+from outreach.clock import utcnow
 from outreach.services.phones import display as display_phone
 
 
@@ -34,4 +35,5 @@ def register(app: Flask) -> None:
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(display_phone, "phone")
     app.add_template_global(get_locale, "get_locale")
+    app.add_template_global(utcnow, "utcnow")
 

@@ -1,0 +1,469 @@
+"""The SMS outbox: a text is a `Notification` row before it is ever sent, and it is sent from here.
+
+- Claim, then send. Right before calling Twilio, a worker moves the rows it
+  is about to send from "pending" to "sending" with a conditional UPDATE
+  (`WHERE status = 'pending'`, RETURNING the rows it won), so the same row
+  given to two workers is sent once. Texts go out in waves of
+  `send_threads` parallel requests; each wave is claimed, then sent, then
+  recorded in one transaction, because per-text transactions cost more CPU
+  than the send itself.
+- An unknown outcome is never blindly retried. Twilio's create is not
+  idempotent: after a timeout or 5xx, or when a worker died between its claim
+  and recording Twilio's answer, the row stays "sending" without a SID. The
+  sweep (`dispatch_due`) then asks Twilio for recent messages between the two
+  numbers and adopts the matching one; only if there is none is the row made
+  pending and sent again.
+- Nothing is lost with Redis. RQ jobs only make sends punctual; the sweep
+  finds every due, unsent row in the table.
+- Texts that must not go out are settled with the reason (see
+  `notification_status`): opted-out client, invalid number, and for texts
+  about a visit: cancelled visit, more than the practice's
+  `arrival_missed_after_minutes` late, and unless the practitioner sent it by
+  hand, quiet hours in the client's (else the practice's) time zone.
+
+Status callbacks and what the worker records meet in `notification_status`,
+where a status only ever moves forward.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections import Counter, deque
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.orm import Session, joinedload
+
+from outreach.clock import utcnow
+from outreach.models import Appointment, Client, Notification, Practice
+from outreach.services import arrival_texts, audit, consent
+from outreach.services.notification_status import (
+    CANCELLED, FAILED, MISSED, PENDING, SENDING, SKIPPED, apply_status, clip, settle, transition,
+)
+from outreach.services.phones import is_valid_e164
+from outreach.twilio_gateway import MessageResult, TwilioGateway, TwilioGatewayError
+
+log = logging.getLogger(__name__)
+
+# Twilio error 21610: the recipient has replied STOP to this number.
+UNSUBSCRIBED_RECIPIENT = 21610
+# After this many sends that Twilio never confirmed (nor has on record), give up.
+MAX_SEND_ATTEMPTS = 3
+# Twilio's clock and ours may differ: look this much further back for a sent message.
+CLOCK_SKEW_ALLOWANCE = dt.timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    """How the outbox sends: where Twilio reports status, how parallel, how patient.
+
+    `send_threads` texts are sent at once (a "wave"). Upcoming texts are
+    scheduled as RQ jobs of up to `batch_size` texts falling due within
+    `batch_window` of each other; each job sends its texts as they fall due.
+    Every RQ job forks and loads the app (about a second of CPU): hence a job
+    per window rather than per due second, started `job_head_start` before
+    its first text.
+    `in_flight_timeout` must exceed the gateway's request timeout: a row
+    "sending" for longer is taken as abandoned and checked with Twilio.
+    """
+
+    status_callback_url: str
+    send_threads: int = 16
+    batch_size: int = 1000
+    batch_window: dt.timedelta = dt.timedelta(seconds=5)
+    job_head_start: dt.timedelta = dt.timedelta(seconds=2)
+    in_flight_timeout: dt.timedelta = dt.timedelta(minutes=1)
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> OutboxSettings:
+        """From PUBLIC_BASE_URL and TWILIO_TIMEOUT, and TEXT_SEND_THREADS, TEXT_BATCH_SIZE,
+        TEXT_BATCH_WINDOW_SECONDS when the config has them."""
+        twilio_timeout = dt.timedelta(seconds=float(config.get("TWILIO_TIMEOUT") or 10))
+        window = config.get("TEXT_BATCH_WINDOW_SECONDS")
+        return cls(
+            status_callback_url=config["PUBLIC_BASE_URL"].rstrip("/") + "/twilio/message-status",
+            send_threads=int(config.get("TEXT_SEND_THREADS") or cls.send_threads),
+            batch_size=int(config.get("TEXT_BATCH_SIZE") or cls.batch_size),
+            batch_window=dt.timedelta(seconds=float(window)) if window is not None else cls.batch_window,
+            in_flight_timeout=max(cls.in_flight_timeout, 3 * twilio_timeout),
+        )
+
+    def callback_url_for(self, notification_id: int) -> str:
+        # The row's id rides along, so that a status callback that beats the
+        # worker's commit of the SID (or outlives the worker) finds its row.
+        return f"{self.status_callback_url}?notification={notification_id}"
+
+
+@dataclass(frozen=True)
+class _Outgoing:
+    """What a sending thread needs of a claimed row (ORM objects stay on their session's thread)."""
+
+    notification_id: int
+    to: str
+    from_: str
+    body: str
+
+
+# --- sending ---------------------------------------------------------------------------------------
+
+
+def send_batch(session: Session, gateway: TwilioGateway, notification_ids: Iterable[int], settings: OutboxSettings,
+               *, wait_up_to: dt.timedelta = dt.timedelta(0)) -> Counter:
+    """Send these rows as they fall due, `settings.send_threads` at a time; returns how many ended how.
+
+    Rows due within `wait_up_to` from now are waited for; later ones are
+    left for the sweep ("not_due"), as are rows no longer pending
+    ("not_pending"). Every row is claimed before its send, so the same ids
+    given to several workers at once still send each text once. Commits.
+    """
+    outcomes: Counter = Counter()
+    ids = list(notification_ids)
+    if not ids:
+        return outcomes
+    # A session of the batch's own: its objects live across commits, and
+    # `session` may be a Flask-SQLAlchemy session tied to an app context.
+    with Session(session.get_bind(), expire_on_commit=False) as batch, \
+            ThreadPoolExecutor(max_workers=settings.send_threads, thread_name_prefix="outreach-sms") as pool:
+        queue = deque(batch.execute(select(Notification.id, Notification.due_at)
+                                    .where(Notification.id.in_(ids), Notification.status == PENDING)
+                                    .order_by(Notification.due_at, Notification.id)).all())
+        batch.commit()
+        outcomes["not_pending"] += len(ids) - len(queue)
+        latest_due = utcnow() + wait_up_to
+        # The clock may be pinned (tests, demos): bound the waiting by real time too.
+        stop_waiting = time.monotonic() + wait_up_to.total_seconds() + 1
+        while queue and queue[0].due_at <= latest_due:
+            now = utcnow()
+            wave = []
+            while queue and queue[0].due_at <= now and len(wave) < settings.send_threads:
+                wave.append(queue.popleft().id)
+            if wave:
+                outcomes.update(_send_wave(batch, gateway, pool, wave, settings, now))
+            elif time.monotonic() < stop_waiting:
+                time.sleep(min((queue[0].due_at - now).total_seconds(), 1.0))
+            else:
+                break
+        outcomes["not_due"] += len(queue)
+    return +outcomes  # without the zero counts
+
+
+def _send_wave(session: Session, gateway: TwilioGateway, pool: ThreadPoolExecutor, ids: list[int],
+               settings: OutboxSettings, now: dt.datetime) -> Counter:
+    """Check, claim and send these due rows at once; record Twilio's answers in one transaction."""
+    outcomes: Counter = Counter()
+    rows = session.scalars(
+        select(Notification).where(Notification.id.in_(ids), Notification.status == PENDING)
+        .options(joinedload(Notification.appointment), joinedload(Notification.client))
+        .execution_options(populate_existing=True)
+    ).all()
+    practices = {practice.id: practice for practice in session.scalars(
+        select(Practice).where(Practice.id.in_({n.practice_id for n in rows})))}
+    sendable = []
+    for notification in rows:
+        outcome = _hold(session, notification, practices[notification.practice_id], now)
+        if outcome is None:
+            sendable.append(notification)
+        else:
+            outcomes[outcome] += 1
+    claimed = _claim(session, sendable, now)
+    session.commit()
+    outcomes["not_pending"] += len(ids) - len(rows) + len(sendable) - len(claimed)
+
+    outgoing = [_Outgoing(n.id, n.to_phone, n.from_phone, n.body) for n in claimed]
+    answers = list(pool.map(lambda text: _call_twilio(gateway, text, settings), outgoing))
+    accepted = []
+    for notification, answer in zip(claimed, answers, strict=True):
+        if isinstance(answer, TwilioGatewayError):
+            outcomes[_record_send_error(session, gateway, notification, answer)] += 1
+        else:
+            accepted.append((notification, answer))
+    _record_all_sent(session, accepted)
+    session.commit()
+    outcomes["sent"] += len(accepted)
+    return outcomes
+
+
+def _hold(session: Session, notification: Notification, practice: Practice, now: dt.datetime) -> str | None:
+    """Settles a row that must not go out now and says how; None if it may be sent."""
+    if notification.kind == arrival_texts.ARRIVAL and not arrival_texts.is_planned_right(session, notification,
+                                                                                          practice):
+        # Normally the re-import has already moved or cancelled this text;
+        # this catches a change that was not re-planned. If still due, the
+        # next sweep sends it.
+        arrival_texts.plan_arrival_texts(session, [notification.appointment_id], now)
+        return "replanned"
+    reason = _reason_not_to_send(session, notification, practice, now)
+    if reason is None:
+        return None
+    status, detail = reason
+    return status if settle(session, notification, status, detail) else "not_pending"
+
+
+def _reason_not_to_send(session: Session, notification: Notification, practice: Practice,
+                        now: dt.datetime) -> tuple[str, str] | None:
+    """Why this row must not go out now, as the (status, reason) to settle it with; None to send it.
+
+    Lateness and quiet hours only concern texts about a visit; other texts
+    (e.g. "your list is ready" to a practitioner) have no moment to miss.
+    """
+    client = session.get(Client, notification.client_id) if notification.client_id else None
+    if notification.appointment_id is not None:
+        if session.get(Appointment, notification.appointment_id).is_cancelled:
+            return CANCELLED, "visit cancelled"
+        if now - notification.due_at > dt.timedelta(minutes=practice.arrival_missed_after_minutes):
+            return MISSED, f"more than {practice.arrival_missed_after_minutes} minutes past its time"
+        zone = ZoneInfo((client.timezone if client else None) or practice.timezone)
+        if notification.kind not in arrival_texts.MANUAL_KINDS and in_quiet_hours(
+                now.astimezone(zone).time(), practice.quiet_hours_start, practice.quiet_hours_end):
+            return SKIPPED, "quiet hours"
+    if client is not None and client.opted_out_at is not None:
+        return SKIPPED, "client opted out"
+    if not is_valid_e164(notification.to_phone):
+        return SKIPPED, "invalid phone number"
+    if not notification.from_phone:
+        return SKIPPED, "the practice has no phone number to send from"
+    return None
+
+
+def in_quiet_hours(local_time: dt.time, start: dt.time, end: dt.time) -> bool:
+    """Whether `local_time` is in [start, end); a window with start after end wraps midnight."""
+    if start == end:
+        return False
+    if start < end:
+        return start <= local_time < end
+    return local_time >= start or local_time < end
+
+
+def _claim(session: Session, notifications: list[Notification], now: dt.datetime) -> list[Notification]:
+    """Atomically take these pending, due rows for sending; returns those won (another worker has the rest).
+
+    One conditional UPDATE for the wave: each row is taken only while it is
+    still pending, and RETURNING names the rows this worker took.
+    """
+    if not notifications:
+        return []
+    won = set(session.scalars(
+        update(Notification)
+        .where(Notification.id.in_([n.id for n in notifications]), Notification.status == PENDING,
+               Notification.due_at <= now)
+        .values(status=SENDING, send_attempts=Notification.send_attempts + 1,
+                first_try_at=func.coalesce(Notification.first_try_at, now), updated_at=now)
+        .returning(Notification.id)
+        .execution_options(synchronize_session=False)
+    ))
+    claimed = [n for n in notifications if n.id in won]
+    for notification in claimed:
+        session.expire(notification, ["status", "send_attempts", "first_try_at", "updated_at"])
+    return claimed
+
+
+def _call_twilio(gateway: TwilioGateway, text: _Outgoing, settings: OutboxSettings) -> MessageResult | TwilioGatewayError:
+    """Runs on a sending thread: Twilio's answer, or the error (never raises)."""
+    try:
+        return gateway.send_sms(to=text.to, from_=text.from_, body=text.body,
+                                status_callback=settings.callback_url_for(text.notification_id))
+    except TwilioGatewayError as error:
+        return error
+    except Exception as error:  # a bug here must not pass for "not sent": Twilio may have the text
+        log.exception("sending notification %s failed unexpectedly", text.notification_id)
+        return TwilioGatewayError(f"unexpected {error.__class__.__name__}: {error}", transient=True)
+
+
+def _record_all_sent(session: Session, accepted: list[tuple[Notification, MessageResult]]) -> None:
+    """Twilio took these texts: their SIDs, when, and Twilio's first status, in one statement."""
+    if not accepted:
+        return
+    now = utcnow()
+    table = Notification.__table__
+    # A status callback may have got here first (it finds the row by the id
+    # in its URL): then the row has its SID already and is left as it is.
+    session.execute(
+        update(table)
+        .where(table.c.id == bindparam("row_id"), table.c.status == SENDING, table.c.message_sid.is_(None))
+        .values(message_sid=bindparam("sid"), status=bindparam("twilio_status"), error_code=bindparam("code"),
+                sent_at=now, updated_at=now, status_detail=None),
+        [{"row_id": n.id, "sid": m.sid, "twilio_status": m.status, "code": m.error_code} for n, m in accepted],
+    )
+    for notification, message in accepted:
+        audit.record(session, practice_id=notification.practice_id, action="notification.sent", obj=notification,
+                     message_sid=message.sid, status=message.status)
+
+
+def _record_send_error(session: Session, gateway: TwilioGateway, notification: Notification,
+                       error: TwilioGatewayError) -> str:
+    if error.transient:
+        # Twilio may have created the message all the same: look before anything else.
+        found = _find_sent_message(session, gateway, notification)
+        if found is not None:
+            _record_accepted(session, notification, found, actor=audit.SYSTEM, action="notification.sent",
+                             detail=clip(f"found at Twilio after: {error}"))
+            return "sent"
+        # Not (yet) listed. The request may still be in flight at Twilio, so
+        # leave the row "sending": the sweep looks again once that cannot be
+        # the case any more, and only then sends again.
+        transition(session, notification, [SENDING], status_detail=clip(f"unconfirmed: {error}"),
+                   updated_at=utcnow())
+        audit.record(session, practice_id=notification.practice_id, action="notification.send_unconfirmed",
+                     obj=notification, error=str(error), attempt=notification.send_attempts)
+        return "unconfirmed"
+    transition(session, notification, [SENDING], status=FAILED, error_code=error.code,
+               status_detail=clip(error.message), updated_at=utcnow())
+    audit.record(session, practice_id=notification.practice_id, action="notification.failed", obj=notification,
+                 error=str(error), error_code=error.code)
+    if error.code == UNSUBSCRIBED_RECIPIENT and notification.client_id is not None:
+        consent.opt_out(session, session.get(Client, notification.client_id), utcnow(), actor=audit.TWILIO,
+                        reason=f"Twilio error {UNSUBSCRIBED_RECIPIENT}: unsubscribed recipient")
+    return FAILED
+
+
+def _record_accepted(session: Session, notification: Notification, message: MessageResult, *, actor: str,
+                     action: str, detail: str | None = None) -> None:
+    """Twilio has this text as `message`: store its SID and when it went, then its status."""
+    now = utcnow()
+    session.execute(
+        update(Notification)
+        .where(Notification.id == notification.id, Notification.message_sid.is_(None))
+        .values(message_sid=message.sid, sent_at=func.coalesce(Notification.sent_at, now), status_detail=detail,
+                updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire(notification, ["message_sid", "sent_at", "status_detail", "updated_at"])
+    audit.record(session, practice_id=notification.practice_id, action=action, obj=notification, actor=actor,
+                 message_sid=message.sid, status=message.status)
+    apply_status(session, notification, message.status, message.error_code, actor=actor)
+
+
+def apply_status_callback(session: Session, params: Mapping[str, str], *,
+                          notification_id: int | None = None) -> Notification | None:
+    """A message status callback (Twilio's fields); repeated and out-of-order ones are harmless. Flushes.
+
+    The row is found by MessageSid, else by `notification_id` from the
+    callback URL when it has no SID yet; None if there is no such row.
+    """
+    sid = params.get("MessageSid") or params.get("SmsSid")
+    status = params.get("MessageStatus") or params.get("SmsStatus")
+    if not sid or not status:
+        return None
+    error_code = int(params["ErrorCode"]) if params.get("ErrorCode") else None
+    notification = session.scalar(select(Notification).where(Notification.message_sid == sid))
+    if notification is None and notification_id is not None:
+        candidate = session.get(Notification, notification_id)
+        if candidate is not None and candidate.message_sid is None and candidate.to_phone == params.get("To"):
+            _record_accepted(session, candidate, MessageResult(sid=sid, status=status, error_code=error_code),
+                             actor=audit.TWILIO, action="notification.sid_from_callback")
+            return candidate
+    if notification is None:
+        log.info("status %r for unknown message %s ignored", status, sid)
+        return None
+    apply_status(session, notification, status, error_code, actor=audit.TWILIO)
+    return notification
+
+
+# --- the sweep ------------------------------------------------------------------------------------
+
+
+def dispatch_due(session: Session, gateway: TwilioGateway, now: dt.datetime, settings: OutboxSettings) -> Counter:
+    """Everything the outbox owes at `now`: settle abandoned sends with Twilio, then send every due row.
+
+    Safe to run any number of times, in any number of processes at once.
+    Returns how many ended how ("sent", "missed", "recovered", ...).
+    """
+    outcomes: Counter = Counter()
+    abandoned = session.scalars(select(Notification).where(
+        Notification.status == SENDING,
+        Notification.message_sid.is_(None),
+        Notification.updated_at <= now - settings.in_flight_timeout,
+    )).all()
+    for notification in abandoned:
+        outcomes[recover_unconfirmed(session, gateway, notification)] += 1
+        session.commit()
+    due_ids = session.scalars(
+        select(Notification.id)
+        .where(Notification.status == PENDING, Notification.due_at <= now)
+        .order_by(Notification.due_at, Notification.id)
+    ).all()
+    session.commit()  # send_batch works in a session of its own: hold no transaction open meanwhile
+    outcomes.update(send_batch(session, gateway, due_ids, settings))
+    return outcomes
+
+
+def upcoming_batches(session: Session, now: dt.datetime, within: dt.timedelta,
+                     settings: OutboxSettings) -> list[tuple[dt.datetime, list[int]]]:
+    """Pending rows due after `now` and up to `now + within`, as (when to start sending, ids) batches.
+
+    A batch holds up to `settings.batch_size` rows falling due within
+    `settings.batch_window` of its first; it is to start
+    `settings.job_head_start` before that first row is due, and to wait for
+    its rows (`send_batch(wait_up_to=batch_wait(settings))`): no row is
+    claimed before its moment.
+    """
+    rows = session.execute(
+        select(Notification.id, Notification.due_at)
+        .where(Notification.status == PENDING, Notification.due_at > now, Notification.due_at <= now + within)
+        .order_by(Notification.due_at, Notification.id)
+    ).all()
+    batches: list[tuple[dt.datetime, list[int]]] = []
+    first_due = None
+    for notification_id, due_at in rows:
+        if batches and len(batches[-1][1]) < settings.batch_size and due_at < first_due + settings.batch_window:
+            batches[-1][1].append(notification_id)
+        else:
+            first_due = due_at
+            batches.append((due_at - settings.job_head_start, [notification_id]))
+    return batches
+
+
+def batch_wait(settings: OutboxSettings) -> dt.timedelta:
+    """How long a batch from `upcoming_batches` waits for its last row, at most."""
+    return settings.job_head_start + settings.batch_window
+
+
+def recover_unconfirmed(session: Session, gateway: TwilioGateway, notification: Notification) -> str:
+    """A row left "sending" without a SID: adopt Twilio's message if it has one, else make the row pending.
+
+    Returns "recovered", "requeued", "failed" (gave up) or "unconfirmed"
+    (Twilio could not be asked; the next sweep tries again).
+    """
+    try:
+        found = _find_sent_message(session, gateway, notification)
+    except TwilioGatewayError as error:
+        log.warning("could not check notification %s with Twilio: %s", notification.id, error)
+        return "unconfirmed"
+    if found is not None:
+        _record_accepted(session, notification, found, actor=audit.SYSTEM, action="notification.recovered")
+        return "recovered"
+    attempts = notification.send_attempts
+    unchanged = [Notification.message_sid.is_(None), Notification.send_attempts == attempts]
+    if attempts >= MAX_SEND_ATTEMPTS:
+        reason = f"gave up: Twilio confirmed none of {attempts} attempts"
+        if transition(session, notification, [SENDING], *unchanged, status=FAILED, status_detail=reason,
+                      updated_at=utcnow()):
+            audit.record(session, practice_id=notification.practice_id, action="notification.failed",
+                         obj=notification, reason=reason)
+        return FAILED
+    if transition(session, notification, [SENDING], *unchanged, status=PENDING, updated_at=utcnow()):
+        audit.record(session, practice_id=notification.practice_id, action="notification.requeued",
+                     obj=notification, reason="Twilio has no such message", attempts=attempts)
+    return "requeued"
+
+
+def _find_sent_message(session: Session, gateway: TwilioGateway, notification: Notification) -> MessageResult | None:
+    """The message Twilio created for this row, if any.
+
+    Same numbers, created since the first try, body ending with ours (trial
+    accounts prefix a notice), and not already another row's SID: the same
+    text may go to the same client twice in a day.
+    """
+    since = (notification.first_try_at or notification.created_at) - CLOCK_SKEW_ALLOWANCE
+    messages = gateway.recent_messages(to=notification.to_phone, from_=notification.from_phone, since=since)
+    candidates = [message for message in messages if (message.body or "").endswith(notification.body or "")]
+    if not candidates:
+        return None
+    taken = set(session.scalars(select(Notification.message_sid).where(
+        Notification.message_sid.in_([message.sid for message in candidates]))))
+    # Newest first: the oldest one not taken is this row's.
+    return next((message for message in reversed(candidates) if message.sid not in taken), None)
