@@ -11,8 +11,7 @@
         .then(function (attempt) {
           if (!attempt) { return; }
           element.querySelector(".status-label").textContent = attempt.status_label;
-          element.querySelector(".client-leg").textContent =
-            attempt.client_status_label ? "· " + attempt.client_status_label : "";
+          element.querySelector(".client-leg").textContent = attempt.client_leg ? "· " + attempt.client_leg : "";
           if (attempt.error) { element.insertAdjacentHTML("beforeend", "<br>"); element.append(attempt.error); }
           if (attempt.final) {
             element.removeAttribute("data-status-url");

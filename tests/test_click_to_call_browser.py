@@ -32,7 +32,9 @@ def test_tap_call_watch_it_complete_record_the_outcome_and_find_it_kept(
     card.locator("input[name=outcome][value=reached]").check()
     card.locator("textarea[name=questions]").fill("Is there parking nearby?")
     card.locator("textarea[name=notes]").fill("Anxious about injections")
-    card.locator("button", has_text="Save outcome").click()
+    with page.expect_navigation():
+        card.locator("button", has_text="Save outcome").click()
+    expect(page.locator(".flash")).to_contain_text("Saved the outcome for Anna Petrova")
 
     page.reload()
     card = page.locator(f"#task-{task.id}")

@@ -90,7 +90,8 @@ def attempt_status(attempt_id: int):
         status=attempt.status,
         status_label=str(CALL_STATUS_LABELS.get(attempt.status, attempt.status)),
         client_status=attempt.client_status,
-        client_status_label=str(CALL_STATUS_LABELS.get(attempt.client_status, attempt.client_status or "")),
+        client_leg=(f"{_('client')}: {CALL_STATUS_LABELS.get(attempt.client_status, attempt.client_status)}"
+                    if attempt.client_status else ""),
         duration_seconds=attempt.duration_seconds,
         client_duration_seconds=attempt.client_duration_seconds,
         answered_by=attempt.answered_by,
