@@ -20,6 +20,7 @@ from sqlalchemy import text
 from outreach import create_app
 from outreach.extensions import db
 from tests.factories import Factory
+from tests.feed_server import FeedServer
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
@@ -329,6 +330,14 @@ def rq_workers(rq_config: dict, tmp_path: Path) -> Iterator[Workers]:
     workers = Workers(rq_config, tmp_path)
     yield workers
     workers.stop()
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    """A calendar feed served over HTTP on loopback; the test sets what it answers."""
+    server = FeedServer()
+    yield server
+    server.stop()
 
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")

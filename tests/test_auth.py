@@ -10,7 +10,7 @@ def test_login_page_renders(client):
 
 def test_practitioner_signs_in_and_lands_on_their_week(client, auth, make):
     practice = make.practice()
-    practitioner = make.practitioner(practice, email="glen@example.com")
+    make.practitioner(practice, email="glen@example.com")
     response = auth.login("glen@example.com")
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/")

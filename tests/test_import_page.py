@@ -82,42 +82,6 @@ def test_practitioners_cannot_open_the_import_page(staff, client, auth):
     assert client.get("/imports").status_code == 403
 
 
-class _FeedServer:
-    """A calendar feed on loopback that answers with whatever the test sets."""
-
-    def __init__(self):
-        import http.server
-        import threading
-
-        feed = self
-        self.status, self.body = 200, CALENDAR
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                self.send_response(feed.status)
-                self.send_header("Content-Type", "text/calendar")
-                self.end_headers()
-                self.wfile.write(feed.body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/calendar.ics"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def feed_server():
-    server = _FeedServer()
-    yield server
-    server.stop()
-
-
 def test_staff_add_a_feed_on_the_sources_page(staff, client):
     refused = client.post("/sources/feeds", data={"practitioner": staff.id, "url": "ftp://example.com/cal.ics"},
                           follow_redirects=True).get_data(as_text=True)
@@ -136,10 +100,11 @@ def test_a_feed_that_fails_keeps_its_appointments_and_shows_the_last_good_sync(s
     source = feeds.add_feed(db.session, staff, "https://calendar.example.com/secret.ics", "Booking tool")
     source.url = feed_server.url  # served over http on loopback
     db.session.commit()
+    feed_server.body = CALENDAR
     client.post(f"/sources/{source.id}/sync")
     assert db.session.scalar(db.select(db.func.count()).select_from(Appointment)) == 2
 
-    feed_server.status, feed_server.body = 500, b"oops"
+    feed_server.status = 500
     client.post(f"/sources/{source.id}/sync")
     page = client.get("/sources").get_data(as_text=True)
     assert "Last good sync" in page and "Last try failed" in page

@@ -1,0 +1,59 @@
+"""A calendar feed on loopback for the tests of feeds and of the calendars page."""
+from __future__ import annotations
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class FeedServer:
+    """Serves one calendar at `url`; a test sets what comes back and reads what was asked."""
+
+    def __init__(self) -> None:
+        self.body = b""
+        self.status = 200
+        self.etag: str | None = None
+        self.last_modified: str | None = None
+        self.delay_seconds = 0.0
+        self.send_length = True
+        self.requests: list[dict[str, str]] = []
+        feed = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                feed.requests.append(dict(self.headers))
+                if feed.delay_seconds:
+                    time.sleep(feed.delay_seconds)
+                if feed.status != 200:
+                    self.send_error(feed.status)
+                    return
+                if (feed.etag and self.headers.get("If-None-Match") == feed.etag) or (
+                    feed.last_modified and self.headers.get("If-Modified-Since") == feed.last_modified
+                ):
+                    self.send_response(304)
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/calendar; charset=utf-8")
+                if feed.etag:
+                    self.send_header("ETag", feed.etag)
+                if feed.last_modified:
+                    self.send_header("Last-Modified", feed.last_modified)
+                if feed.send_length:
+                    self.send_header("Content-Length", str(len(feed.body)))
+                self.end_headers()
+                self.wfile.write(feed.body)
+
+            def log_message(self, format: str, *args) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_port}/calendar.ics"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
