@@ -260,7 +260,6 @@ class CallList(db.Model):
     week: Mapped[str] = mapped_column(String(8))  # ISO week, "2026-W49"
     week_start: Mapped[dt.date] = mapped_column(Date)
     built_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    ready_sms_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     practitioner: Mapped[Practitioner] = relationship()
     tasks: Mapped[list[CallTask]] = relationship(back_populates="call_list", order_by="CallTask.id")

@@ -203,3 +203,12 @@ def test_questions_and_notes_show_on_the_visit_page(calling, client):
     page = client.get(f"/appointments/{calling.appointment_id}").get_data(as_text=True)
     assert "From the call before the visit" in page
     assert "Is parking free?" in page and "Prefers mornings" in page
+
+
+def test_questions_stay_open_until_the_practitioner_says_they_were_answered(calling, client):
+    client.post(f"/tasks/{calling.id}/outcome", data={"outcome": "reached", "questions": "Is parking free?"})
+    db.session.refresh(calling)
+    assert calling.questions_answered is False
+    client.post(f"/tasks/{calling.id}/outcome", data={"outcome": "reached", "questions_answered": "yes"})
+    db.session.refresh(calling)
+    assert calling.questions_answered is True and calling.questions == "Is parking free?"

@@ -142,7 +142,6 @@ def upgrade():
     sa.Column('week', sa.String(length=8), nullable=False),
     sa.Column('week_start', sa.Date(), nullable=False),
     sa.Column('built_at', sa.DateTime(), nullable=False),
-    sa.Column('ready_sms_sent_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['practice_id'], ['practice.id'], name=op.f('fk_call_list_practice_id_practice')),
     sa.ForeignKeyConstraint(['practitioner_id'], ['practitioner.id'], name=op.f('fk_call_list_practitioner_id_practitioner')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_call_list')),

@@ -222,7 +222,7 @@ def apply_call_status(session: Session, attempt: CallAttempt, params: dict, *, l
 
 def record_outcome(
     session: Session, task: CallTask, actor: User, *, outcome: str, questions: str = "", notes: str = "",
-    now: dt.datetime,
+    questions_answered: bool = False, now: dt.datetime,
 ) -> CallAttempt:
     """Logs what came of calling the client, on the latest bridged call or as a call from the practitioner's own phone."""
     if outcome not in CALL_OUTCOMES:
@@ -241,7 +241,9 @@ def record_outcome(
     task.outcome = outcome
     if attempt.questions:
         task.questions = _append(task.questions, attempt.questions)
-        task.questions_answered = False
+    # An unanswered question puts the client on next week's list too (when the practice asks for that).
+    if task.questions:
+        task.questions_answered = questions_answered
     if attempt.notes:
         task.notes = _append(task.notes, attempt.notes)
     task.updated_at = now

@@ -110,7 +110,7 @@ def outcome(task_id: int):
         return _back_to_list(task)
     calls.record_outcome(db.session, task, current_user, outcome=chosen,
                          questions=request.form.get("questions", ""), notes=request.form.get("notes", ""),
-                         now=utcnow())
+                         questions_answered=request.form.get("questions_answered") == "yes", now=utcnow())
     db.session.commit()
     flash(_("Saved the outcome for %(name)s.", name=task.client.display_name), "success")
     return _back_to_list(task)
