@@ -110,11 +110,16 @@ def test_a_forged_callback_is_refused(calling, client, fake_twilio, live_server)
     assert _attempt(calling.id).status == "completed"
 
 
-def test_the_same_callback_twice_changes_nothing(calling, client, fake_twilio, live_server):
+def _call_with_callbacks_held(task, client, fake_twilio, live_server) -> tuple[CallAttempt, str]:
+    """Starts a call whose callbacks the test sends itself; returns the attempt and its status URL."""
     fake_twilio.auto_callbacks = False
-    client.post(f"/tasks/{calling.id}/call")
-    attempt = _attempt(calling.id)
-    url = f"{live_server.url}/twilio/call-status/{attempt.id}"
+    client.post(f"/tasks/{task.id}/call")
+    attempt = _attempt(task.id)
+    return attempt, f"{live_server.url}/twilio/call-status/{attempt.id}"
+
+
+def test_the_same_callback_twice_changes_nothing(calling, client, fake_twilio, live_server):
+    attempt, url = _call_with_callbacks_held(calling, client, fake_twilio, live_server)
     ringing = {"CallSid": attempt.call_sid, "CallStatus": "ringing", "AccountSid": fake_twilio.account_sid}
     assert fake_twilio.post_signed(url, ringing) == 200
     after_first = _audit_count()
@@ -124,10 +129,7 @@ def test_the_same_callback_twice_changes_nothing(calling, client, fake_twilio, l
 
 
 def test_callbacks_out_of_order_never_move_an_attempt_back(calling, client, fake_twilio, live_server):
-    fake_twilio.auto_callbacks = False
-    client.post(f"/tasks/{calling.id}/call")
-    attempt = _attempt(calling.id)
-    url = f"{live_server.url}/twilio/call-status/{attempt.id}"
+    attempt, url = _call_with_callbacks_held(calling, client, fake_twilio, live_server)
     base = {"CallSid": attempt.call_sid, "AccountSid": fake_twilio.account_sid}
     assert fake_twilio.post_signed(url, {**base, "CallStatus": "completed", "CallDuration": "61"}) == 200
     assert fake_twilio.post_signed(url, {**base, "CallStatus": "in-progress"}) == 200

@@ -237,24 +237,11 @@ def test_error_answers_match_the_spec(twilio_api, fake, gateway):
 
     account = f"/2010-04-01/Accounts/{fake.account_sid}"
     assert _fetch(fake, f"{account}/Calls/CA{'0' * 32}.json").status_code == 404
-    assert (
-        requests.post(
-            f"{fake.url}{account}/Messages.json",
-            data={"To": CLIENT_NUMBER, "From": AGENCY_NUMBER},
-            auth=(fake.account_sid, fake.auth_token),
-            timeout=5,
-        ).status_code
-        == 400
-    )
-    assert (
-        requests.post(
-            f"{fake.url}{account}/Calls.json",
-            data={"To": CLIENT_NUMBER, "From": AGENCY_NUMBER},
-            auth=(fake.account_sid, fake.auth_token),
-            timeout=5,
-        ).status_code
-        == 400
-    )
+    for resource in ("Messages", "Calls"):  # no Body, no Url: both refused
+        incomplete = requests.post(f"{fake.url}{account}/{resource}.json",
+                                   data={"To": CLIENT_NUMBER, "From": AGENCY_NUMBER},
+                                   auth=(fake.account_sid, fake.auth_token), timeout=5)
+        assert incomplete.status_code == 400, resource
     assert (
         requests.get(f"{fake.url}{account}/Messages.json", auth=(fake.account_sid, "wrong"), timeout=5).status_code
         == 401
