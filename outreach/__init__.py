@@ -44,7 +44,9 @@ def register_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        return db.session.get(models.User, int(user_id))
+        # A deactivated person's open sessions end with the deactivation.
+        user = db.session.get(models.User, int(user_id))
+        return user if user is not None and user.active else None
 
 
 def select_locale() -> str:

@@ -492,7 +492,7 @@ def page_text(client, url: str, status: int = 200) -> str:
 def test_practitioner_sees_their_week_grouped_by_day_with_scripts(client, auth, built_week):
     auth.login("glen@smile.example")
     html = page_text(client, "/week")  # Saturday: next week
-    assert "2026-W49" in html
+    assert "Nov 30\u2009–\u2009Dec 6" in html  # the week as dates; only URLs say 2026-W49
     headings = [h for h in ("Monday", "Tuesday", "Wednesday", "Thursday") if f"<h2>{h} " in html]
     assert headings == ["Monday", "Tuesday", "Wednesday", "Thursday"]
     assert html.index("Anna Petrova") < html.index("Brian Chen") < html.index("Carla Gomez") < html.index("Ivan Orlov")
@@ -505,6 +505,24 @@ def test_practitioner_sees_their_week_grouped_by_day_with_scripts(client, auth, 
     assert "Lovely chat" in html and "Asked about parking" in html
     assert "Now is 12:00\u202fPM for the client — a good time" in html
     assert "Fatima Khan" not in html  # Maria's
+
+
+def test_cards_link_to_the_client_and_the_visit_and_say_when_it_is_at_the_clients_home(client, auth, built_week):
+    brian = task_of("Brian Chen")
+    brian.appointment.at_client_place = True
+    brian.appointment.location = "12 Elm St, Springfield"
+    db.session.commit()
+    auth.login("glen@smile.example")
+    html = page_text(client, f"/week/{WEEK}")
+    card = html[html.index(f'id="task-{brian.id}"'):]
+    card = card[:card.index("</article>")]
+    assert f'href="/clients/{brian.client_id}"' in card
+    assert f'href="/appointments/{brian.appointment_id}"' in card
+    assert f'href="tel:{brian.client.phone}"' in card
+    assert "At the client's home" in card
+    assert 'href="geo:0,0?q=12%20Elm%20St%2C%20Springfield">12 Elm St, Springfield</a>' in card
+    anna = task_of("Anna Petrova")
+    assert "geo:" not in html[html.index(f'id="task-{anna.id}"'):].split("</article>")[0]
 
 
 def test_filters_show_what_is_left_to_do_or_done(client, auth, built_week):
@@ -541,9 +559,9 @@ def test_default_week_is_this_week_until_friday(make, client, auth, clock_file):
     make.practitioner(practice, email="glen@smile.example")
     auth.login("glen@smile.example")
     set_clock(clock_file, at(dt.date(2026, 11, 26), "23:00"))  # Thursday
-    assert "2026-W48" in page_text(client, "/week")
+    assert "Nov 23\u2009–\u200929" in page_text(client, "/week")
     set_clock(clock_file, at(dt.date(2026, 11, 27), "00:30"))  # Friday
-    assert "2026-W49" in page_text(client, "/week")
+    assert "Nov 30\u2009–\u2009Dec 6" in page_text(client, "/week")
 
 
 def test_a_week_not_built_yet_says_so_and_staff_can_build_it(make, client, auth, smile, clock_file):
@@ -551,10 +569,10 @@ def test_a_week_not_built_yet_says_so_and_staff_can_build_it(make, client, auth,
     set_clock(clock_file, at(SATURDAY_BEFORE, "08:00"))
     make.user(practice, role="staff", email="front@smile.example")
     auth.login("front@smile.example")
-    assert "This list is not built yet: it will be on Nov 28, 2026, 9:00:00\u202fAM." in page_text(
+    assert "This list is not built yet: it will be on Nov 28, 2026, 9:00\u202fAM." in page_text(
         client, f"/week/{WEEK}?practitioner={maria.id}")
     set_clock(clock_file, at(SATURDAY_BEFORE, "09:01"))  # before the next tick
-    assert "This list was due on Nov 28, 2026, 9:00:00\u202fAM but has not been built yet." in page_text(
+    assert "This list was due on Nov 28, 2026, 9:00\u202fAM but has not been built yet." in page_text(
         client, f"/week/{WEEK}?practitioner={maria.id}")
     response = client.post(f"/week/{WEEK}/build", data={"practitioner": maria.id})
     assert response.status_code == 302

@@ -1,6 +1,8 @@
 """Phone numbers: parsed and validated by `phonenumbers`, stored as E.164."""
 import phonenumbers
 
+from outreach.messages import N_, UserError
+
 # Where a practice gives no phone, its time zone says which country's local numbers it sees.
 _TIMEZONE_REGIONS = {tz: region for region, zones in (
     ("RU", ("Europe/Moscow", "Europe/Samara", "Asia/Yekaterinburg", "Asia/Novosibirsk", "Europe/Kaliningrad")),
@@ -10,8 +12,18 @@ _TIMEZONE_REGIONS = {tz: region for region, zones in (
 ) for tz in zones}
 
 
-class InvalidPhone(ValueError):
+class InvalidPhone(UserError):
     pass
+
+
+# Why phonenumbers could not read a number, in words people use.
+_PARSE_ERRORS = {
+    phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: N_("'%(number)s' has no country code we know"),
+    phonenumbers.NumberParseException.NOT_A_NUMBER: N_("'%(number)s' is not a phone number"),
+    phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: N_("'%(number)s' is too short"),
+    phonenumbers.NumberParseException.TOO_SHORT_NSN: N_("'%(number)s' is too short"),
+    phonenumbers.NumberParseException.TOO_LONG: N_("'%(number)s' is too long"),
+}
 
 
 def region_for(practice_phone: str | None, timezone: str | None) -> str:
@@ -31,9 +43,10 @@ def to_e164(raw: str, region: str = "US") -> str:
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException as exc:
-        raise InvalidPhone(f"{raw!r} is not a phone number ({exc})") from exc
+        raise InvalidPhone(_PARSE_ERRORS.get(exc.error_type, N_("'%(number)s' is not a phone number")),
+                           number=raw) from exc
     if not phonenumbers.is_valid_number(number):
-        raise InvalidPhone(f"{raw!r} is not a valid phone number")
+        raise InvalidPhone(N_("'%(number)s' is not a valid phone number"), number=raw)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -6,9 +6,10 @@ from outreach.web.calls import bp as calls_bp
 from outreach.web.clients import bp as clients_bp
 from outreach.web.home import bp as home_bp
 from outreach.web.imports import bp as imports_bp
+from outreach.web.me import bp as me_bp
 from outreach.web.outcomes import bp as outcomes_bp
 from outreach.web.twilio import bp as twilio_bp
 from outreach.web.visits import bp as visits_bp
 
 BLUEPRINTS = [auth_bp, home_bp, admin_bp, imports_bp, call_lists_bp, calls_bp, clients_bp, visits_bp, outcomes_bp,
-              twilio_bp]
+              twilio_bp, me_bp]

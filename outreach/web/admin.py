@@ -97,9 +97,10 @@ def edit_practitioner(practitioner_id: int):
     form = PractitionerForm(obj=practitioner)
     if form.validate_on_submit():
         try:
-            accounts.update_practitioner(
-                db.session, practitioner, full_name=form.full_name.data, preferred_name=form.preferred_name.data,
-                phone=form.phone.data, notify_when_list_ready=form.notify_when_list_ready.data, actor=current_user,
+            accounts.update_user(
+                db.session, practitioner.user, full_name=form.full_name.data, locale=practitioner.user.locale,
+                preferred_name=form.preferred_name.data, phone=form.phone.data,
+                notify_when_list_ready=form.notify_when_list_ready.data, actor=current_user,
             )
         except accounts.AccountError as exc:
             db.session.rollback()

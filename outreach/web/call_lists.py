@@ -29,6 +29,7 @@ from outreach.scoping import get_scoped_or_404, scoped
 from outreach.services import audit, call_lists, scripts
 from outreach.services.phones import display as display_phone
 from outreach.web.auth import roles_required
+from outreach.web.formatting import week_dates
 
 bp = Blueprint("call_lists", __name__)
 
@@ -185,7 +186,7 @@ def build(week: str):
     result = call_lists.build_call_lists(db.session, practitioner.practice, monday, now=utcnow(), actor=current_user)
     db.session.commit()
     flash(_("Call lists for %(week)s built: %(added)d added, %(removed)d removed, %(kept)d kept.",
-            week=result.week, **result.totals()), "success")
+            week=week_dates(monday), **result.totals()), "success")
     return redirect(url_for("call_lists.week", week=result.week, practitioner=_practitioner_param(practitioner)))
 
 

@@ -3,11 +3,20 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from flask import Flask
-from flask_babel import format_datetime, format_time, get_locale
+from babel import Locale
+from babel.dates import format_date as babel_format_date
+from babel.dates import format_interval, get_datetime_format
+from babel.dates import format_time as babel_format_time
+from flask_babel import format_datetime, format_time, get_locale, gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from outreach.clock import utcnow
+from outreach.messages import UserError
+from outreach.models import LOCALES
 from outreach.services.phones import display as display_phone
+
+ROLE_LABELS = {"admin": _l("admin"), "staff": _l("front desk"), "practitioner": _l("practitioner")}
 
 
 def _zone(tz: str | None) -> ZoneInfo:
@@ -19,9 +28,17 @@ def _zone(tz: str | None) -> ZoneInfo:
 
 
 def local_datetime(value: dt.datetime | None, tz: str | None = None, fmt: str = "medium") -> str:
+    """A moment in the practice's zone; "medium" is the date with the month's name and the time, without
+    seconds ("Dec 2, 2026, 9:05 AM", «2 дек. 2026 г., 09:05»)."""
     if value is None:
         return ""
-    return format_datetime(value.astimezone(_zone(tz)).replace(tzinfo=None), fmt)
+    local = value.astimezone(_zone(tz)).replace(tzinfo=None)
+    if fmt == "medium":
+        locale = get_locale()
+        return (get_datetime_format("medium", locale).replace("'", "")
+                .replace("{0}", babel_format_time(local.time(), "short", locale=locale))
+                .replace("{1}", babel_format_date(local.date(), "medium", locale=locale)))
+    return format_datetime(local, fmt)
 
 
 def local_time(value: dt.datetime | None, tz: str | None = None) -> str:
@@ -30,7 +47,40 @@ def local_time(value: dt.datetime | None, tz: str | None = None) -> str:
     return format_time(value.astimezone(_zone(tz)).replace(tzinfo=None), "short")
 
 
+def week_dates(monday: dt.date) -> str:
+    """A week as people say it, "30 Nov – 6 Dec" ("30 нояб. – 6 дек."); URLs keep ISO weeks."""
+    return format_interval(monday, monday + dt.timedelta(days=6), "MMMd", locale=get_locale())
+
+
+def language_name(code: str) -> str:
+    """A language's name in the reader's language: "Russian", «русский»."""
+    name = Locale.parse(code).get_display_name(get_locale()) or code
+    return name[:1].upper() + name[1:]
+
+
+def language_choices(*, follow_practice: str | None = None) -> list[tuple[str, str]]:
+    """The languages to pick from; with `follow_practice`, first an empty choice that follows the practice's."""
+    choices = [(code, language_name(code)) for code in LOCALES]
+    if follow_practice:
+        choices.insert(0, ("", gettext("As the practice (%(language)s)", language=language_name(follow_practice))))
+    return choices
+
+
+def role_name(role: str) -> str:
+    return str(ROLE_LABELS.get(role, role))
+
+
+def translated(error: Exception) -> str:
+    """A service's error in the reader's language (see outreach.messages)."""
+    if isinstance(error, UserError):
+        return gettext(error.message, **error.params)
+    return str(error)
+
+
 def register(app: Flask) -> None:
+    app.add_template_filter(week_dates, "week_dates")
+    app.add_template_filter(language_name, "language_name")
+    app.add_template_filter(role_name, "role_name")
     app.add_template_filter(local_datetime, "local_datetime")
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(display_phone, "phone")
