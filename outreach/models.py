@@ -127,6 +127,8 @@ class Practitioner(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), unique=True)
     full_name: Mapped[str] = mapped_column(String(200))
     preferred_name: Mapped[str | None] = mapped_column(String(100))
+    # How they introduce themselves ("Dr. Gorab"); when empty, title and surname taken from the full name.
+    formal_name: Mapped[str | None] = mapped_column(String(100))
     phone: Mapped[str | None] = mapped_column(String(20))
     script_template: Mapped[str | None] = mapped_column(Text)
     notify_when_list_ready: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -140,7 +142,32 @@ class Practitioner(db.Model):
 
     @property
     def spoken_name(self) -> str:
-        return self.preferred_name or self.full_name.split()[0]
+        """The name they go by: the preferred name, else the first name (never a title such as "Dr.")."""
+        title, words = split_title(self.full_name)
+        return self.preferred_name or (words[0] if words else title)
+
+    @property
+    def introduced_as(self) -> str:
+        """The formal name: as they set it, else title and surname ("Dr. Glen Gorab" -> "Dr. Gorab"),
+        else the full name (a name without a title says nothing about how formal to be)."""
+        if self.formal_name:
+            return self.formal_name
+        title, words = split_title(self.full_name)
+        return f"{title} {words[-1]}" if title and words else self.full_name
+
+
+# Titles people put before their name; the formal name is the title and the surname.
+TITLES = frozenset(word.casefold() for word in (
+    "Dr.", "Dr", "Doctor", "Prof.", "Prof", "Professor", "Mr.", "Mr", "Mrs.", "Mrs", "Ms.", "Ms", "Mx.", "Mx",
+    "Miss", "Доктор", "Д-р", "Др.", "Проф.", "Профессор"))
+
+
+def split_title(full_name: str) -> tuple[str | None, list[str]]:
+    """("Dr.", ["Glen", "Gorab"]) for "Dr. Glen Gorab"; (None, [...]) when there is no title."""
+    words = full_name.split()
+    if words and words[0].casefold() in TITLES:
+        return words[0], words[1:]
+    return None, words
 
 
 class Client(db.Model):

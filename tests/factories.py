@@ -37,7 +37,7 @@ class Factory:
         self.session.commit()
         return user
 
-    def practitioner(self, practice: Practice, *, full_name: str = "Dr. Glen Gorab", preferred_name: str = "Glen",
+    def practitioner(self, practice: Practice, *, full_name: str = "Dr. Glen Gorab", preferred_name: str | None = "Glen",
                      phone: str | None = "+12025550150", email: str | None = None) -> Practitioner:
         user = self.user(practice, role="practitioner", email=email, full_name=full_name,
                          preferred_name=preferred_name, phone=phone)

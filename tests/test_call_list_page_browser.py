@@ -55,7 +55,7 @@ def test_practitioner_works_through_the_week_and_edits_the_script_with_a_live_pr
     expect(page.locator("#counter")).to_have_text("1 of 3 reached")
     brian = page.locator("article.task", has_text="Brian Chen")
     expect(brian.locator("blockquote.script")).to_contain_text(
-        "Hello Brian, this is Dr. Glen Gorab from Smile Dental — at work I ask people to call me Glen.")
+        "Hello Brian, this is Dr. Gorab from Smile Dental — at work I ask people to call me Glen.")
     expect(brian.locator("a[href='tel:+14155550134']").first).to_be_visible()
     # Phone first: nothing is wider than the screen.
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
@@ -74,7 +74,7 @@ def test_practitioner_works_through_the_week_and_edits_the_script_with_a_live_pr
 
     page.fill("textarea[name=script_template]", "Hi {{ client_first_name }")
     expect(page.locator("#script-preview-error")).to_contain_text("This script has an error: line 1:")
-    expect(preview).to_contain_text("Hello Anna, this is Dr. Glen Gorab")
+    expect(preview).to_contain_text("Hello Anna, this is Dr. Gorab")
 
     page.fill("textarea[name=script_template]", "Hi {{ client_first_name }}, it's {{ practitioner_preferred_name }}.")
     expect(page.locator("#script-preview-error")).to_be_hidden()

@@ -431,11 +431,36 @@ def test_script_speaks_the_clients_language_else_the_practices(make):
         return renderer.render(variables, scripts.script_locale(client, practice)).text
 
     assert script_for(anna) == (
-        "Здравствуйте, Анна! Это Глеб Горобцов, Клиника. На работе меня называют просто Глеб. "
-        "Вижу, что вы записаны ко мне во вторник в 14:00? Я всегда звоню заранее, чтобы познакомиться "
+        "Здравствуйте, Анна! Это Глеб Горобцов, Клиника. На работе я прошу называть меня Глеб. "
+        "Вижу, что вы записаны ко мне во вторник в 14:00. Я всегда звоню заранее, чтобы познакомиться "
         "и спросить, есть ли у вас вопросы перед визитом.")
-    # John lives in London: his visit is at 11:00 his time, phrased in English.
-    assert "I see you're booked with me on Tuesday at 11:00\u202fAM?" in script_for(john)
+    # John lives in London: his visit is at 11:00 his time, phrased in English (a statement, not a question).
+    assert "I see you're booked with me on Tuesday at 11:00\u202fAM. I like to call ahead" in script_for(john)
+
+
+def test_the_default_script_follows_the_practitioners_own_habit(make):
+    """Title and surname first, the name they go by at work apart, and no preferred-name sentence without one."""
+    practice = make.practice("Smile Dental")
+    anna = make.client(practice, full_name="Anna Petrova")
+    tuesday_2pm = at(day_of_week(1), "14:00")
+
+    def default_script(practitioner: Practitioner) -> str:
+        variables = scripts.script_variables(client=anna, practitioner=practitioner, practice=practice,
+                                             visit_starts_at=tuesday_2pm, now=at(SATURDAY_BEFORE, "09:00"))
+        return scripts.ScriptRenderer(None).render(variables, "en").text
+
+    glen = make.practitioner(practice, full_name="Dr. Glen Gorab", preferred_name="Glen")
+    assert default_script(glen) == (
+        "Hello Anna, this is Dr. Gorab from Smile Dental — at work I ask people to call me Glen. "
+        "I see you're booked with me on Tuesday at 2:00\u202fPM. "
+        "I like to call ahead to introduce myself and ask if you have any questions before the visit.")
+    sam = make.practitioner(practice, full_name="Sam Lee", preferred_name=None)
+    assert default_script(sam).startswith(
+        "Hello Anna, this is Sam Lee from Smile Dental. I see you're booked with me on Tuesday")
+    assert sam.spoken_name == "Sam" and make.practitioner(practice, full_name="Dr. Ada Adams",
+                                                           preferred_name=None).spoken_name == "Ada"
+    glen.formal_name = "Doctor Glen"  # as he chose to be introduced
+    assert default_script(glen).startswith("Hello Anna, this is Doctor Glen from Smile Dental — at work")
 
 
 def test_script_variables(make):
@@ -446,7 +471,8 @@ def test_script_variables(make):
                                          visit_starts_at=at(day_of_week(1), "14:00"),
                                          now=at(SATURDAY_BEFORE, "23:30"))
     assert variables == {
-        "client_first_name": "Anna", "practitioner_full_name": "Dr. Glen Gorab", "practitioner_preferred_name": "Glen",
+        "client_first_name": "Anna", "practitioner_formal_name": "Dr. Gorab", "practitioner_full_name": "Dr. Glen Gorab",
+        "practitioner_preferred_name": "Glen",
         "practice_name": "Smile Dental", "visit_when": "Tuesday at 2:00\u202fPM", "visit_weekday": "Tuesday",
         "visit_time": "2:00\u202fPM", "days_until_visit": 3,
     }
@@ -498,8 +524,8 @@ def test_practitioner_sees_their_week_grouped_by_day_with_scripts(client, auth, 
     assert html.index("Anna Petrova") < html.index("Brian Chen") < html.index("Carla Gomez") < html.index("Ivan Orlov")
     assert "1 of 4 reached" in html
     assert "1 visit needs a client" in html
-    assert "Hello Anna, this is Dr. Glen Gorab from Smile Dental — at work I ask people to call me Glen." in html
-    assert "I see you&#39;re booked with me on Monday at 10:00\u202fAM?" in html
+    assert "Hello Anna, this is Dr. Gorab from Smile Dental — at work I ask people to call me Glen." in html
+    assert "I see you&#39;re booked with me on Monday at 10:00\u202fAM. I like to call ahead" in html
     assert "Returning after a long gap: last visit 2026-05-24" in html
     assert 'href="tel:+12025550143"' in html
     assert "Lovely chat" in html and "Asked about parking" in html
@@ -600,7 +626,7 @@ def test_a_broken_script_never_breaks_the_list(client, auth, built_week):
     auth.login("glen@smile.example")
     html = page_text(client, f"/week/{WEEK}")
     assert "Your script could not be used (&#39;oops&#39; is undefined), so the default script is shown." in html
-    assert "Hello Anna, this is Dr. Glen Gorab from Smile Dental" in html
+    assert "Hello Anna, this is Dr. Gorab from Smile Dental" in html
 
 
 def test_russian_practice_page_shows_russian_scripts(make, client, auth, clock_file):
@@ -614,7 +640,7 @@ def test_russian_practice_page_shows_russian_scripts(make, client, auth, clock_f
     auth.login("gleb@example.ru")
     html = page_text(client, "/week")
     assert "Здравствуйте, Анна! Это Глеб Горобцов, Клиника Улыбка." in html
-    assert "Вижу, что вы записаны ко мне во вторник в 14:00?" in html
+    assert "Вижу, что вы записаны ко мне во вторник в 14:00. Я всегда звоню заранее" in html
 
 
 # --- The script settings page ---------------------------------------------------------------------

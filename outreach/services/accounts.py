@@ -130,6 +130,13 @@ def check_preferred_name(preferred_name: str | None) -> str | None:
     return preferred_name
 
 
+def check_formal_name(formal_name: str | None) -> str | None:
+    formal_name = " ".join((formal_name or "").split()) or None
+    if formal_name and len(formal_name) > MAX_NAME_LENGTH:
+        raise AccountError(N_("a name can have at most %(max)d characters"), max=MAX_NAME_LENGTH, field="formal_name")
+    return formal_name
+
+
 def check_new_password(password: str | None) -> str:
     if len(password or "") < MIN_PASSWORD_LENGTH:
         raise AccountError(N_("a password needs at least %(min)d characters"), min=MIN_PASSWORD_LENGTH,
@@ -144,7 +151,8 @@ def _own_locale(locale: str | None) -> str | None:
 
 def update_user(
     session: Session, user: User, *, full_name: str, locale: str | None, actor: User | str,
-    preferred_name: str | None = None, phone: str | None = None, notify_when_list_ready: bool | None = None,
+    preferred_name: str | None = None, formal_name: str | None = None, phone: str | None = None,
+    notify_when_list_ready: bool | None = None,
 ) -> None:
     """An admin edits a person. The name is kept on the user and on the practitioner profile alike,
     so every page (the People table reads the user, call lists the profile) shows the new one."""
@@ -154,6 +162,7 @@ def update_user(
     if practitioner is not None:
         practitioner.full_name = user.full_name
         practitioner.preferred_name = check_preferred_name(preferred_name)
+        practitioner.formal_name = check_formal_name(formal_name)
         practitioner.phone = normalise_phone(phone, _region(practitioner.practice))
         if notify_when_list_ready is not None:
             practitioner.notify_when_list_ready = notify_when_list_ready
@@ -161,14 +170,16 @@ def update_user(
 
 
 def update_own_settings(
-    session: Session, user: User, *, locale: str | None, preferred_name: str | None = None, phone: str | None = None,
+    session: Session, user: User, *, locale: str | None, preferred_name: str | None = None,
+    formal_name: str | None = None, phone: str | None = None,
 ) -> None:
-    """A user's own settings: their language and, for practitioners, the name they go by and the
-    phone the call bridge rings."""
+    """A user's own settings: their language and, for practitioners, how they introduce themselves,
+    the name they go by and the phone the call bridge rings."""
     user.locale = _own_locale(locale)
     practitioner = user.practitioner
     if practitioner is not None:
         practitioner.preferred_name = check_preferred_name(preferred_name)
+        practitioner.formal_name = check_formal_name(formal_name)
         practitioner.phone = normalise_phone(phone, _region(practitioner.practice))
     audit.record(session, practice_id=user.practice_id, action="user.settings_changed", obj=user, actor=user)
 

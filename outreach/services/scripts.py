@@ -21,17 +21,21 @@ from outreach.models import Client, Practice, Practitioner
 
 MAX_TEMPLATE_LENGTH = 4000
 
+# The practitioner's own habit: a statement, introducing themselves formally, then the name
+# they go by at work (left out when they have none), then why they call.
 DEFAULT_TEMPLATES = {
     "en": (
-        "Hello {{ client_first_name }}, this is {{ practitioner_full_name }} from {{ practice_name }} — "
-        "at work I ask people to call me {{ practitioner_preferred_name }}. "
-        "I see you're booked with me on {{ visit_when }}? "
-        "I like to call ahead to introduce myself and ask whether you have any questions before the visit."
+        "Hello {{ client_first_name }}, this is {{ practitioner_formal_name }} from {{ practice_name }}"
+        "{% if practitioner_preferred_name %} — at work I ask people to call me "
+        "{{ practitioner_preferred_name }}{% endif %}. "
+        "I see you're booked with me on {{ visit_when }}. "
+        "I like to call ahead to introduce myself and ask if you have any questions before the visit."
     ),
     "ru": (
-        "Здравствуйте, {{ client_first_name }}! Это {{ practitioner_full_name }}, {{ practice_name }}. "
-        "На работе меня называют просто {{ practitioner_preferred_name }}. "
-        "Вижу, что вы записаны ко мне {{ visit_when }}? "
+        "Здравствуйте, {{ client_first_name }}! Это {{ practitioner_formal_name }}, {{ practice_name }}."
+        "{% if practitioner_preferred_name %} На работе я прошу называть меня "
+        "{{ practitioner_preferred_name }}.{% endif %} "
+        "Вижу, что вы записаны ко мне {{ visit_when }}. "
         "Я всегда звоню заранее, чтобы познакомиться и спросить, есть ли у вас вопросы перед визитом."
     ),
 }
@@ -39,6 +43,7 @@ DEFAULT_TEMPLATES = {
 # The names a template may use, in the order the settings page lists them.
 VARIABLES = (
     "client_first_name",
+    "practitioner_formal_name",
     "practitioner_full_name",
     "practitioner_preferred_name",
     "practice_name",
@@ -102,8 +107,10 @@ def script_variables(
     weekday, time = _weekday_name(local_start, locale), _short_time(local_start, locale)
     return {
         "client_first_name": client.first_name,
+        "practitioner_formal_name": practitioner.introduced_as,
         "practitioner_full_name": practitioner.full_name,
-        "practitioner_preferred_name": practitioner.spoken_name,
+        # Empty when they have none: the default script then leaves that sentence out.
+        "practitioner_preferred_name": practitioner.preferred_name or "",
         "practice_name": practice.name,
         "visit_when": _phrase_when(weekday, time, locale),
         "visit_weekday": weekday,

@@ -18,6 +18,10 @@ bp = Blueprint("me", __name__)
 
 
 class MySettingsForm(FlaskForm):
+    formal_name = StringField(
+        _l("How you introduce yourself"), validators=[Optional(), Length(max=accounts.MAX_NAME_LENGTH)],
+        description=_l("For example “Dr. Gorab”; empty: your title and surname."),
+        render_kw={"autocomplete": "off"})
     preferred_name = StringField(
         _l("Preferred name"), validators=[Optional(), Length(max=accounts.MAX_PREFERRED_NAME_LENGTH)],
         description=_l("What you ask clients to call you; the call script says it."),
@@ -44,10 +48,12 @@ def _settings_form(**kwargs) -> MySettingsForm:
     practitioner = user.practitioner
     data = {"locale": user.locale or ""}
     if practitioner is not None:
-        data.update(preferred_name=practitioner.preferred_name, phone=practitioner.phone)
+        data.update(formal_name=practitioner.formal_name, preferred_name=practitioner.preferred_name,
+                    phone=practitioner.phone)
     form = MySettingsForm(data=data, prefix="me", **kwargs)
     form.locale.choices = language_choices(follow_practice=user.practice.locale)
     if practitioner is None:  # staff and admins have no call-bridge profile
+        del form.formal_name
         del form.preferred_name
         del form.phone
     return form
@@ -72,6 +78,7 @@ def save_settings():
     try:
         accounts.update_own_settings(
             db.session, current_user, locale=form.locale.data or None,
+            formal_name=form.formal_name.data if "formal_name" in form else None,
             preferred_name=form.preferred_name.data if "preferred_name" in form else None,
             phone=form.phone.data if "phone" in form else None)
     except accounts.AccountError as exc:
