@@ -1,18 +1,21 @@
 """The practice admin's pages: users, practitioners and the practice's settings."""
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms.fields.choices import SelectChoice
-from wtforms import BooleanField, EmailField, IntegerField, PasswordField, SelectField, StringField, TimeField
-from wtforms.validators import DataRequired, NumberRange, Optional
+from wtforms import (BooleanField, EmailField, IntegerField, PasswordField, SelectField, StringField, TelField,
+                     TimeField)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from outreach.extensions import db
-from outreach.models import LOCALES, ROLES, Practitioner, User
+from outreach.models import User
 from outreach.scoping import get_scoped_or_404, scoped
 from outreach.services import accounts
 from outreach.web.auth import roles_required
+from outreach.web.formatting import language_choices, role_name, translated
+from outreach.web.forms import show_error
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -21,26 +24,53 @@ WEEKDAYS = [SelectChoice(number, label) for number, label in (
     (5, _l("Friday")), (6, _l("Saturday")), (7, _l("Sunday")))]
 
 
+# Practitioner first: most people an admin adds call clients; making an admin is a deliberate choice.
+ROLE_CHOICES = ("practitioner", "staff", "admin")
+
+
 class NewUserForm(FlaskForm):
-    email = EmailField(_l("E-mail"), validators=[DataRequired()])
-    full_name = StringField(_l("Full name"), validators=[DataRequired()])
-    role = SelectField(_l("Role"), choices=[SelectChoice(role) for role in ROLES])
-    preferred_name = StringField(_l("Preferred name"), validators=[Optional()])
-    phone = StringField(_l("Phone"), validators=[Optional()])
-    password = PasswordField(_l("Password (leave empty to generate one)"), validators=[Optional()])
+    email = EmailField(_l("E-mail"), validators=[DataRequired()], render_kw={"autocomplete": "off"})
+    full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=accounts.MAX_NAME_LENGTH)],
+                            render_kw={"autocomplete": "off"})
+    role = SelectField(_l("Role"), default="practitioner")
+    preferred_name = StringField(_l("Preferred name"),
+                                 validators=[Optional(), Length(max=accounts.MAX_PREFERRED_NAME_LENGTH)],
+                                 render_kw={"autocomplete": "off"})
+    phone = TelField(_l("Phone"), validators=[Optional()], render_kw={"autocomplete": "off"})
+    password = PasswordField(_l("Password (leave empty to generate one)"), validators=[Optional()],
+                             render_kw={"autocomplete": "new-password"})
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.role.choices = [(role, role_name(role)) for role in ROLE_CHOICES]
 
 
-class PractitionerForm(FlaskForm):
-    full_name = StringField(_l("Full name"), validators=[DataRequired()])
-    preferred_name = StringField(_l("Preferred name"), validators=[Optional()])
-    phone = StringField(_l("Phone for the call bridge"), validators=[Optional()])
+class UserForm(FlaskForm):
+    """An admin edits a person; the practitioner fields are dropped for staff and admins."""
+
+    full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=accounts.MAX_NAME_LENGTH)],
+                            render_kw={"autocomplete": "off"})
+    locale = SelectField(_l("Language"), validators=[Optional()])
+    formal_name = StringField(_l("Introduces themselves as"),
+                              validators=[Optional(), Length(max=accounts.MAX_NAME_LENGTH)],
+                              description=_l("For example “Dr. Gorab”; empty: title and surname."),
+                              render_kw={"autocomplete": "off"})
+    preferred_name = StringField(_l("Preferred name"),
+                                 validators=[Optional(), Length(max=accounts.MAX_PREFERRED_NAME_LENGTH)],
+                                 render_kw={"autocomplete": "off"})
+    phone = TelField(_l("Phone for the call bridge"), validators=[Optional()], render_kw={"autocomplete": "off"})
     notify_when_list_ready = BooleanField(_l("Text me when my weekly list is ready"))
+
+
+class NewPasswordForm(FlaskForm):
+    new_password = PasswordField(_l("New password (leave empty to generate one)"), validators=[Optional()],
+                                 render_kw={"autocomplete": "new-password"})
 
 
 class SettingsForm(FlaskForm):
     timezone = StringField(_l("Time zone"), validators=[DataRequired()])
-    locale = SelectField(_l("Language"), choices=[SelectChoice(code) for code in LOCALES])
-    phone = StringField(_l("Practice phone"), validators=[Optional()])
+    locale = SelectField(_l("Language"))
+    phone = TelField(_l("Practice phone"), validators=[Optional()], render_kw={"autocomplete": "off"})
     address = StringField(_l("Practice address"), validators=[Optional()])
     quiet_hours_start = TimeField(_l("Quiet hours start"))
     quiet_hours_end = TimeField(_l("Quiet hours end"))
@@ -56,21 +86,25 @@ class SettingsForm(FlaskForm):
                                   validators=[NumberRange(min=30, max=3650)])
 
 
+def _people_page(new_user: NewUserForm, status: int = 200):
+    users = db.session.scalars(scoped(User).order_by(User.active.desc(), User.role, User.full_name)).all()
+    return render_template("admin/index.html", users=users, new_user=new_user,
+                           practice=current_user.practice), status
+
+
 @bp.route("/")
 @roles_required("admin")
 def index():
-    users = db.session.scalars(scoped(User).order_by(User.role, User.full_name)).all()
-    return render_template("admin/index.html", users=users, new_user=NewUserForm(),
-                           practice=current_user.practice)
+    return _people_page(NewUserForm(formdata=None))
 
 
 @bp.route("/users", methods=["POST"])
 @roles_required("admin")
 def create_user():
+    # Any error re-shows the form with what was typed and the reason next to its field.
     form = NewUserForm()
     if not form.validate_on_submit():
-        flash(_("Please fill in e-mail, full name and role."), "error")
-        return redirect(url_for("admin.index"))
+        return _people_page(form, 400)
     try:
         user, password = accounts.create_user(
             db.session, practice=current_user.practice, email=form.email.data, role=form.role.data,
@@ -79,8 +113,9 @@ def create_user():
         )
     except accounts.AccountError as exc:
         db.session.rollback()
-        flash(str(exc), "error")
-        return redirect(url_for("admin.index"))
+        if not show_error(form, exc):
+            flash(translated(exc), "error")
+        return _people_page(form, 400)
     db.session.commit()
     if form.password.data:
         flash(_("Created %(email)s.", email=user.email), "success")
@@ -90,26 +125,84 @@ def create_user():
     return redirect(url_for("admin.index"))
 
 
-@bp.route("/practitioners/<int:practitioner_id>", methods=["GET", "POST"])
+def _user_form(user: User, **kwargs) -> UserForm:
+    practitioner = user.practitioner
+    data = {"full_name": user.full_name, "locale": user.locale or ""}
+    if practitioner is not None:
+        data.update(formal_name=practitioner.formal_name, preferred_name=practitioner.preferred_name,
+                    phone=practitioner.phone, notify_when_list_ready=practitioner.notify_when_list_ready)
+    form = UserForm(data=data, **kwargs)
+    form.locale.choices = language_choices(follow_practice=user.practice.locale)
+    if practitioner is None:
+        for name in ("formal_name", "preferred_name", "phone", "notify_when_list_ready"):
+            del form[name]
+    return form
+
+
+def _user_page(user: User, form: UserForm, password_form: NewPasswordForm, status: int = 200):
+    return render_template("admin/user.html", user=user, form=form, password_form=password_form), status
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 @roles_required("admin")
-def edit_practitioner(practitioner_id: int):
-    practitioner = get_scoped_or_404(Practitioner, practitioner_id)
-    form = PractitionerForm(obj=practitioner)
+def edit_user(user_id: int):
+    user = get_scoped_or_404(User, user_id)
+    form = _user_form(user) if request.method == "POST" else _user_form(user, formdata=None)
     if form.validate_on_submit():
         try:
             accounts.update_user(
-                db.session, practitioner.user, full_name=form.full_name.data, locale=practitioner.user.locale,
-                preferred_name=form.preferred_name.data, phone=form.phone.data,
-                notify_when_list_ready=form.notify_when_list_ready.data, actor=current_user,
-            )
+                db.session, user, full_name=form.full_name.data, locale=form.locale.data or None, actor=current_user,
+                **{name: form[name].data for name in ("formal_name", "preferred_name", "phone",
+                                                      "notify_when_list_ready") if name in form})
         except accounts.AccountError as exc:
             db.session.rollback()
-            flash(str(exc), "error")
-            return render_template("admin/practitioner.html", form=form, practitioner=practitioner), 400
+            if not show_error(form, exc):
+                flash(translated(exc), "error")
+            return _user_page(user, form, NewPasswordForm(formdata=None), 400)
         db.session.commit()
         flash(_("Saved."), "success")
         return redirect(url_for("admin.index"))
-    return render_template("admin/practitioner.html", form=form, practitioner=practitioner)
+    status = 400 if request.method == "POST" else 200
+    return _user_page(user, form, NewPasswordForm(formdata=None), status)
+
+
+@bp.route("/users/<int:user_id>/password", methods=["POST"])
+@roles_required("admin")
+def reset_password(user_id: int):
+    user = get_scoped_or_404(User, user_id)
+    form = NewPasswordForm()
+    try:
+        password = accounts.reset_password(db.session, user, new_password=form.new_password.data or None,
+                                           actor=current_user)
+    except accounts.AccountError as exc:
+        db.session.rollback()
+        form.new_password.errors = [translated(exc)]
+        return _user_page(user, _user_form(user, formdata=None), form, 400)
+    db.session.commit()
+    if form.new_password.data:
+        flash(_("New password set for %(email)s.", email=user.email), "success")
+    else:
+        flash(_("New password for %(email)s: %(password)s — hand it over now, it is not shown again.",
+                email=user.email, password=password), "success")
+    return redirect(url_for("admin.edit_user", user_id=user.id))
+
+
+@bp.route("/users/<int:user_id>/active", methods=["POST"])
+@roles_required("admin")
+def set_active(user_id: int):
+    user = get_scoped_or_404(User, user_id)
+    active = request.form.get("active") == "1"
+    try:
+        accounts.set_active(db.session, user, active=active, actor=current_user)
+    except accounts.AccountError as exc:
+        db.session.rollback()
+        flash(translated(exc), "error")
+        return redirect(url_for("admin.edit_user", user_id=user.id))
+    db.session.commit()
+    flash(_("%(name)s can sign in again.", name=user.full_name) if active else
+          _("%(name)s is deactivated: they cannot sign in, and their open sessions have ended.",
+            name=user.full_name), "success")
+    return redirect(url_for("admin.index"))
 
 
 @bp.route("/settings", methods=["GET", "POST"])
@@ -117,13 +210,15 @@ def edit_practitioner(practitioner_id: int):
 def settings():
     practice = current_user.practice
     form = SettingsForm(obj=practice)
+    form.locale.choices = language_choices()
     if form.validate_on_submit():
         data = {name: field.data for name, field in form._fields.items() if name != "csrf_token"}
         try:
             accounts.update_practice_settings(db.session, practice, actor=current_user, **data)
         except accounts.AccountError as exc:
             db.session.rollback()
-            flash(str(exc), "error")
+            if not show_error(form, exc):
+                flash(translated(exc), "error")
             return render_template("admin/settings.html", form=form), 400
         db.session.commit()
         flash(_("Settings saved."), "success")
