@@ -2,10 +2,12 @@
 import logging
 
 from flask import Flask, request, session
+from flask_babel import gettext
 from flask_login import current_user
 
 from outreach.config import PROJECT_ROOT, Config
 from outreach.extensions import babel, csrf, db, limiter, login_manager, migrate
+from outreach.messages import N_
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -24,6 +26,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     register_extensions(app)
     register_blueprints(app)
+    register_error_pages(app)
     register_security_headers(app)
     register_template_helpers(app)
     register_services(app)
@@ -36,6 +39,9 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
+    # Flashed in the reader's language (Flask-Login's own text is English only).
+    login_manager.login_message = N_("Please sign in to see this page.")
+    login_manager.localize_callback = gettext
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     limiter.init_app(app)
@@ -63,6 +69,12 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+
+
+def register_error_pages(app: Flask) -> None:
+    from outreach.web import errors
+
+    errors.register(app)
 
 
 def register_commands(app: Flask) -> None:

@@ -70,6 +70,9 @@ class Config:
         self.LANGUAGES = ["en", "ru"]
         self.BABEL_TRANSLATION_DIRECTORIES = str(Path(__file__).parent / "translations")
 
+        # A form's token lives as long as the session, not an hour: a call list opened at 9:00 still
+        # works at 11:00 (the session cookie and SameSite=Lax are what bind it to the person).
+        self.WTF_CSRF_TIME_LIMIT = None
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = self.PUBLIC_BASE_URL.startswith("https://")

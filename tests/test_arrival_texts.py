@@ -526,7 +526,7 @@ def test_the_admin_words_the_texts_with_a_preview(app, make, morning, client, au
 
     page = client.get("/settings/texts").get_data(as_text=True)
     assert "Hi Anna, this is Glen from Smile Dental — I&#39;ll be with you in about 15 minutes." in page
-    assert "Здравствуйте, Anna! Это Glen из Smile Dental" in page
+    assert "Здравствуйте, Анна! Это Glen из Smile Dental" in page
 
     wording = {"arrival_template": "{client}: {practitioner} arrives in {minutes} min.", "action": "preview"}
     page = client.post("/settings/texts", data=wording).get_data(as_text=True)

@@ -239,7 +239,7 @@ def practitioner_by_email(session: Session, email: str) -> Practitioner:
         select(Practitioner).join(User).where(User.email == email.strip().lower())
     )
     if practitioner is None:
-        raise AccountError(N_("no practitioner with e-mail %(email)s"), email=email)
+        raise AccountError(N_("no practitioner with e-mail '%(email)s'"), email=email)
     return practitioner
 
 

@@ -127,7 +127,8 @@ class TextContext:
 
 def preview(template: str, practice: Practice, practitioner_name: str, *, minutes: int, locale: str) -> str:
     """The template filled in for a made-up client, as the settings page shows it; TemplateError if unusable."""
-    context = TextContext("Anna", practitioner_name, practice.name, locale, ZoneInfo(practice.timezone))
+    sample_client = {"ru": "Анна"}.get(locale, "Anna")
+    context = TextContext(sample_client, practitioner_name, practice.name, locale, ZoneInfo(practice.timezone))
     arrive_at = dt.datetime(2026, 3, 2, 10, 30, tzinfo=context.zone)
     return context.render(template, minutes=minutes, arrive_at=arrive_at)
 

@@ -11,12 +11,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from outreach.messages import N_, UserError
 from outreach.models import Appointment, Client, Practitioner, User
 from outreach.services import arrival_texts, audit, call_lists, ics_import
 from outreach.services.phones import InvalidPhone, region_for, to_e164
 
 
-class ClientDetailsError(ValueError):
+class ClientDetailsError(UserError):
     """Why the client details typed by staff cannot be used."""
 
 
@@ -52,9 +53,9 @@ def assign_client(
     try:
         phone = to_e164(phone, region_for(practice.phone, practice.timezone)) if phone and phone.strip() else None
     except InvalidPhone as exc:
-        raise ClientDetailsError(str(exc)) from exc
+        raise ClientDetailsError(exc.message, field="phone", **exc.params) from exc
     if not (full_name or phone or email):
-        raise ClientDetailsError("Give at least the client's name, phone or e-mail.")
+        raise ClientDetailsError(N_("Give at least the client's name, phone or e-mail."))
     client = None
     if phone:
         client = session.scalar(select(Client).where(Client.practice_id == practice.id, Client.phone == phone))

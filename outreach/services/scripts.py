@@ -21,24 +21,36 @@ from outreach.models import Client, Practice, Practitioner
 
 MAX_TEMPLATE_LENGTH = 4000
 
-# The practitioner's own habit: a statement, introducing themselves formally, then the name
-# they go by at work (left out when they have none), then why they call.
+# The practitioner's own habit: a statement, introducing themselves formally, then the name they
+# go by at work, then why they call. Without a preferred name that sentence is left out: each
+# language has the script with it and the one without, so the text a practitioner edits stays plain.
 DEFAULT_TEMPLATES = {
     "en": (
-        "Hello {{ client_first_name }}, this is {{ practitioner_formal_name }} from {{ practice_name }}"
-        "{% if practitioner_preferred_name %} — at work I ask people to call me "
-        "{{ practitioner_preferred_name }}{% endif %}. "
+        "Hello {{ client_first_name }}, this is {{ practitioner_formal_name }} from {{ practice_name }} — "
+        "at work I ask people to call me {{ practitioner_preferred_name }}. "
         "I see you're booked with me on {{ visit_when }}. "
         "I like to call ahead to introduce myself and ask if you have any questions before the visit."
     ),
     "ru": (
-        "Здравствуйте, {{ client_first_name }}! Это {{ practitioner_formal_name }}, {{ practice_name }}."
-        "{% if practitioner_preferred_name %} На работе я прошу называть меня "
-        "{{ practitioner_preferred_name }}.{% endif %} "
+        "Здравствуйте, {{ client_first_name }}! Это {{ practitioner_formal_name }}, {{ practice_name }}. "
+        "На работе я прошу называть меня {{ practitioner_preferred_name }}. "
         "Вижу, что вы записаны ко мне {{ visit_when }}. "
         "Я всегда звоню заранее, чтобы познакомиться и спросить, есть ли у вас вопросы перед визитом."
     ),
 }
+DEFAULT_TEMPLATES_WITHOUT_PREFERRED_NAME = {
+    "en": (
+        "Hello {{ client_first_name }}, this is {{ practitioner_formal_name }} from {{ practice_name }}. "
+        "I see you're booked with me on {{ visit_when }}. "
+        "I like to call ahead to introduce myself and ask if you have any questions before the visit."
+    ),
+    "ru": (
+        "Здравствуйте, {{ client_first_name }}! Это {{ practitioner_formal_name }}, {{ practice_name }}. "
+        "Вижу, что вы записаны ко мне {{ visit_when }}. "
+        "Я всегда звоню заранее, чтобы познакомиться и спросить, есть ли у вас вопросы перед визитом."
+    ),
+}
+ALL_DEFAULT_TEMPLATES = (*DEFAULT_TEMPLATES.values(), *DEFAULT_TEMPLATES_WITHOUT_PREFERRED_NAME.values())
 
 # The names a template may use, in the order the settings page lists them.
 VARIABLES = (
@@ -56,7 +68,11 @@ VARIABLES = (
 _environment = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 # No range(), dict(), lipsum() ...: a script only needs the variables it is given.
 _environment.globals.clear()
-_compiled_defaults = {language: _environment.from_string(source) for language, source in DEFAULT_TEMPLATES.items()}
+_compiled_defaults = {
+    (language, with_preferred_name): _environment.from_string(source)
+    for with_preferred_name, sources in ((True, DEFAULT_TEMPLATES), (False, DEFAULT_TEMPLATES_WITHOUT_PREFERRED_NAME))
+    for language, source in sources.items()
+}
 
 
 def language_of(locale: str | None) -> str:
@@ -142,7 +158,7 @@ class ScriptRenderer:
                 self._compile_error = _describe(exc)
 
     def render(self, variables: dict[str, object], locale: str) -> Script:
-        default = _compiled_defaults[language_of(locale)]
+        default = _compiled_defaults[language_of(locale), bool(variables.get("practitioner_preferred_name"))]
         if not self.has_own_template:
             return Script(default.render(variables))
         if self._template is None:
@@ -155,8 +171,9 @@ class ScriptRenderer:
             return Script(default.render(variables), _describe(exc))
 
 
-def default_source(locale: str) -> str:
-    return DEFAULT_TEMPLATES[language_of(locale)]
+def default_source(locale: str, *, with_preferred_name: bool = True) -> str:
+    defaults = DEFAULT_TEMPLATES if with_preferred_name else DEFAULT_TEMPLATES_WITHOUT_PREFERRED_NAME
+    return defaults[language_of(locale)]
 
 
 def _describe(exc: Exception) -> str:

@@ -14,6 +14,7 @@ from outreach.models import User
 from outreach.scoping import get_scoped_or_404, scoped
 from outreach.services import accounts
 from outreach.web.auth import roles_required
+from outreach.web.errors import reshows_expired_form
 from outreach.web.formatting import language_choices, role_name, translated
 from outreach.web.forms import show_error
 
@@ -100,6 +101,7 @@ def index():
 
 @bp.route("/users", methods=["POST"])
 @roles_required("admin")
+@reshows_expired_form
 def create_user():
     # Any error re-shows the form with what was typed and the reason next to its field.
     form = NewUserForm()
@@ -145,6 +147,7 @@ def _user_page(user: User, form: UserForm, password_form: NewPasswordForm, statu
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 @roles_required("admin")
+@reshows_expired_form
 def edit_user(user_id: int):
     user = get_scoped_or_404(User, user_id)
     form = _user_form(user) if request.method == "POST" else _user_form(user, formdata=None)
@@ -207,6 +210,7 @@ def set_active(user_id: int):
 
 @bp.route("/settings", methods=["GET", "POST"])
 @roles_required("admin")
+@reshows_expired_form
 def settings():
     practice = current_user.practice
     form = SettingsForm(obj=practice)

@@ -15,13 +15,14 @@ from wtforms.validators import DataRequired
 from outreach.extensions import db, limiter
 from outreach.models import User
 from outreach.services import audit
+from outreach.web.errors import reshows_expired_form
 
 bp = Blueprint("auth", __name__)
 
 
 class LoginForm(FlaskForm):
-    email = EmailField(_l("E-mail"), validators=[DataRequired()])
-    password = PasswordField(_l("Password"), validators=[DataRequired()])
+    email = EmailField(_l("E-mail"), validators=[DataRequired()], render_kw={"autocomplete": "username"})
+    password = PasswordField(_l("Password"), validators=[DataRequired()], render_kw={"autocomplete": "current-password"})
 
 
 def roles_required(*roles: str) -> Callable:
@@ -46,6 +47,7 @@ def _login_limit() -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
+@reshows_expired_form
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))

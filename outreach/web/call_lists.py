@@ -29,6 +29,7 @@ from outreach.scoping import get_scoped_or_404, scoped
 from outreach.services import audit, call_lists, scripts
 from outreach.services.phones import display as display_phone
 from outreach.web.auth import roles_required
+from outreach.web.errors import reshows_expired_form
 from outreach.web.formatting import week_dates
 
 bp = Blueprint("call_lists", __name__)
@@ -200,15 +201,17 @@ class ScriptForm(FlaskForm):
 
 @bp.route("/settings/script", methods=["GET", "POST"])
 @login_required
+@reshows_expired_form
 def script_settings():
     practitioner = _practitioner_for_request()
-    default = scripts.default_source(practitioner.user.locale or practitioner.practice.locale)
+    default = scripts.default_source(practitioner.user.locale or practitioner.practice.locale,
+                                     with_preferred_name=bool(practitioner.preferred_name))
     form = ScriptForm(data={"script_template": practitioner.script_template or default})
     source = "" if request.form.get("use_default") else (form.script_template.data or "").strip()
     sample = _preview(practitioner, source)
     if form.validate_on_submit() and sample["error"] is None:
         # Saving the default unchanged keeps the default: it then follows each client's language.
-        practitioner.script_template = None if source in ("", *scripts.DEFAULT_TEMPLATES.values()) else source
+        practitioner.script_template = None if source in ("", *scripts.ALL_DEFAULT_TEMPLATES) else source
         audit.record(db.session, practice_id=practitioner.practice_id, action="practitioner.script_changed",
                      obj=practitioner, actor=current_user)
         db.session.commit()

@@ -5,7 +5,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import EmailField, SelectField, StringField
+from wtforms import EmailField, SelectField, StringField, TelField
 from wtforms.validators import DataRequired, Optional
 
 from outreach import jobs, tasks
@@ -15,6 +15,8 @@ from outreach.models import Appointment, CalendarSource, ImportRun, Practitioner
 from outreach.scoping import get_scoped_or_404, scoped
 from outreach.services import calendar_intake, feeds
 from outreach.web.auth import roles_required
+from outreach.web.formatting import translated
+from outreach.web.forms import show_error
 
 bp = Blueprint("imports", __name__)
 
@@ -27,14 +29,15 @@ class UploadForm(FlaskForm):
 
 class FeedForm(FlaskForm):
     practitioner = SelectField(_l("Practitioner"), coerce=int)
-    url = StringField(_l("Feed address (https:// or webcal://)"), validators=[DataRequired()])
+    url = StringField(_l("Feed address (https:// or webcal://)"), validators=[DataRequired()],
+                      render_kw={"inputmode": "url", "autocomplete": "off"})
     name = StringField(_l("Name"), validators=[Optional()])
 
 
 class FixClientForm(FlaskForm):
     full_name = StringField(_l("Client's name"), validators=[Optional()])
-    phone = StringField(_l("Phone"), validators=[Optional()])
-    email = EmailField(_l("E-mail"), validators=[Optional()])
+    phone = TelField(_l("Phone"), validators=[Optional()], render_kw={"autocomplete": "off"})
+    email = EmailField(_l("E-mail"), validators=[Optional()], render_kw={"autocomplete": "off"})
 
 
 def _practitioner_choices() -> list[tuple[int, str]]:
@@ -81,7 +84,8 @@ def fix_client(appointment_id: int):
             )
         except calendar_intake.ClientDetailsError as exc:
             db.session.rollback()
-            flash(str(exc), "error")
+            if not show_error(form, exc):
+                flash(translated(exc), "error")
             return render_template("imports/fix_client.html", form=form, appointment=appointment), 400
         db.session.commit()
         flash(_("Saved the client of this visit."), "success")

@@ -11,6 +11,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from outreach.extensions import db
 from outreach.services import accounts
+from outreach.web.errors import reshows_expired_form
 from outreach.web.formatting import language_choices, translated
 from outreach.web.forms import show_error
 
@@ -71,6 +72,7 @@ def settings():
 
 @bp.route("/me", methods=["POST"])
 @login_required
+@reshows_expired_form
 def save_settings():
     form = _settings_form()
     if not form.validate_on_submit():
@@ -94,6 +96,7 @@ def save_settings():
 
 @bp.route("/me/password", methods=["POST"])
 @login_required
+@reshows_expired_form
 def change_password():
     form = PasswordForm(prefix="password")
     if not form.validate_on_submit():

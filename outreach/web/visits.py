@@ -28,6 +28,7 @@ from outreach.scoping import get_scoped_or_404, scoped
 from outreach.services import arrival_texts, audit
 from outreach.services.notification_status import PENDING
 from outreach.web.auth import roles_required
+from outreach.web.errors import reshows_expired_form
 
 bp = Blueprint("visits", __name__)
 
@@ -45,6 +46,14 @@ STATUS_BADGES = {"delivered": "good", "read": "good", "sent": "good", "undeliver
 KIND_LABELS = {arrival_texts.ARRIVAL: _l("Arrival text"), arrival_texts.ON_MY_WAY: _l("On my way"),
                arrival_texts.RUNNING_LATE: _l("Running late")}
 REPLY_LABELS = {"stop": _l("opted out"), "start": _l("opted back in"), "help": _l("asked for help")}
+# What each {placeholder} of the texts' wording stands for, in the reader's language.
+PLACEHOLDER_HELP = {
+    "client": _l("the client's first name"),
+    "practitioner": _l("the practitioner's name"),
+    "practice": _l("the practice's name"),
+    "minutes": _l("minutes until arrival"),
+    "time": _l("the arrival time, in the client's time zone"),
+}
 
 
 @bp.app_context_processor
@@ -181,6 +190,7 @@ class TextTemplatesForm(FlaskForm):
 
 @bp.route("/settings/texts", methods=["GET", "POST"])
 @roles_required("admin")
+@reshows_expired_form
 def text_settings():
     practice = current_user.practice
     form = TextTemplatesForm(obj=practice)
@@ -197,7 +207,8 @@ def text_settings():
         flash(_("Texts saved; scheduled texts now use them."), "success")
         return redirect(url_for("visits.text_settings"))
     return render_template("visits/text_settings.html", form=form, previews=_previews(form),
-                           placeholders=arrival_texts.PLACEHOLDERS), (400 if form.errors else 200)
+                           placeholders={name: PLACEHOLDER_HELP.get(name, name) for name in arrival_texts.PLACEHOLDERS}), (
+        400 if form.errors else 200)
 
 
 def _previews(form: TextTemplatesForm) -> list[tuple[str, str, str]]:
