@@ -396,7 +396,7 @@ def test_the_plots_are_svg_drawn_from_the_figures(history, client, auth):
     ns = {"svg": "http://www.w3.org/2000/svg"}
     assert len(svg.findall("svg:polyline", ns)) == 2  # reach rate and no-show rate
     assert [circle.find("svg:title", ns).text for circle in svg.findall("svg:circle", ns)][4:] == [
-        "W40: 40.0%", "W41: 30.0%", "W42: 30.0%", "W43: 10.0%"]
+        "Sep 28: 40.0%", "Oct 5: 30.0%", "Oct 12: 30.0%", "Oct 19: 10.0%"]  # each week by its Monday
 
     bars = ElementTree.fromstring(client.get("/outcomes/plots/no-shows.svg", query_string=RANGE).data)
     heights = [float(rect.get("height")) for rect in bars.findall("svg:rect", ns)[1:]]  # after the background
@@ -411,7 +411,7 @@ def test_the_review_report_is_printable_with_the_most_common_questions(history, 
     set_clock(clock_file, NOW)
     auth.login("admin@example.com")
     page = client.get("/outcomes/report", query_string={"months": 6}).get_data(as_text=True)
-    assert "2026-W20 to 2026-W45" in page  # 26 weeks up to the current one
+    assert "May 11\u2009–\u2009Nov 8, 2026" in page  # 26 weeks (2026-W20 to 2026-W45) up to the current one
     assert "How long will it take?" in page and "(2 clients)" in page
     assert "12.5%" in page
     assert "outcomes.css" in page

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 from babel import Locale
 from babel.dates import format_date as babel_format_date
-from babel.dates import format_interval, get_datetime_format
+from babel.dates import format_interval, format_skeleton, get_datetime_format
 from babel.dates import format_time as babel_format_time
 from flask_babel import format_datetime, format_time, get_locale, gettext
 from flask_babel import lazy_gettext as _l
@@ -14,6 +14,7 @@ from flask_login import current_user
 from outreach.clock import utcnow
 from outreach.messages import UserError
 from outreach.models import LOCALES
+from outreach.services.call_lists import parse_week
 from outreach.services.phones import display as display_phone
 
 ROLE_LABELS = {"admin": _l("admin"), "staff": _l("front desk"), "practitioner": _l("practitioner")}
@@ -52,6 +53,21 @@ def week_dates(monday: dt.date) -> str:
     return format_interval(monday, monday + dt.timedelta(days=6), "MMMd", locale=get_locale())
 
 
+def iso_week_dates(week: str) -> str:
+    """ "2026-W49" as people say it: "Nov 30 – Dec 6"."""
+    return week_dates(parse_week(week))
+
+
+def iso_week_start(week: str) -> str:
+    """The Monday of "2026-W49", short: "Nov 30", «30 нояб.» (a chart's axis)."""
+    return format_skeleton("MMMd", parse_week(week), locale=get_locale())
+
+
+def weeks_span(first: str, last: str) -> str:
+    """From the Monday of the week `first` to the Sunday of the week `last`: "Sep 28 – Dec 6, 2026"."""
+    return format_interval(parse_week(first), parse_week(last) + dt.timedelta(days=6), "yMMMd", locale=get_locale())
+
+
 def language_name(code: str) -> str:
     """A language's name in the reader's language: "Russian", «русский»."""
     name = Locale.parse(code).get_display_name(get_locale()) or code
@@ -79,6 +95,8 @@ def translated(error: Exception) -> str:
 
 def register(app: Flask) -> None:
     app.add_template_filter(week_dates, "week_dates")
+    app.add_template_filter(iso_week_dates, "iso_week_dates")
+    app.add_template_global(weeks_span, "weeks_span")
     app.add_template_filter(language_name, "language_name")
     app.add_template_filter(role_name, "role_name")
     app.add_template_filter(local_datetime, "local_datetime")

@@ -29,6 +29,7 @@ from outreach.services import outcomes, privacy, visit_outcomes
 from outreach.services.call_lists import WeekError
 from outreach.web import charts
 from outreach.web.auth import roles_required
+from outreach.web.formatting import iso_week_start
 
 bp = Blueprint("outcomes", __name__)
 
@@ -170,7 +171,7 @@ def plot_weekly():
     """Week by week: the share of the call list reached before the visit, and the first-visit no-show rate."""
     figures = _figures(_chosen_weeks(), _chosen_practitioner())
     return _svg(charts.line_chart(
-        _("Week by week"), [week[-3:] for week in figures.weeks],
+        _("Week by week"), [iso_week_start(week) for week in figures.weeks],
         [charts.Series(_("Reached before the visit"), figures.series(lambda f: f.calls.share_reached),
                        charts.COLOURS[0]),
          charts.Series(_("First-visit no-shows"), figures.series(lambda f: f.first_visits.all.no_show_rate),
