@@ -49,7 +49,7 @@ def local_time(value: dt.datetime | None, tz: str | None = None) -> str:
 
 
 def week_dates(monday: dt.date) -> str:
-    """A week as people say it, "30 Nov – 6 Dec" ("30 нояб. – 6 дек."); URLs keep ISO weeks."""
+    """A week as people say it, "Nov 30 – Dec 6", «30 нояб. — 6 дек.»; only URLs say 2026-W49."""
     return format_interval(monday, monday + dt.timedelta(days=6), "MMMd", locale=get_locale())
 
 

@@ -11,5 +11,5 @@ def show_error(form: FlaskForm, error: UserError) -> bool:
     field = form._fields.get(error.field or "")
     if field is None:
         return False
-    field.errors = [*field.errors, translated(error)] if isinstance(field.errors, list) else [translated(error)]
+    field.errors = [*field.errors, translated(error)]
     return True
