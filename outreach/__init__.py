@@ -58,7 +58,9 @@ def select_locale() -> str:
 
 def register_blueprints(app: Flask) -> None:
     from outreach.web import BLUEPRINTS
+    from outreach.web.ids import IdConverter
 
+    app.url_map.converters["id"] = IdConverter
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
 

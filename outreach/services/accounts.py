@@ -16,10 +16,12 @@ class AccountError(ValueError):
 
 
 def check_timezone(name: str) -> str:
+    name = (name or "").strip()
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise AccountError(f"unknown time zone {name!r} (use an IANA name such as Europe/Moscow)") from exc
+    # A name too long for a file name is an OSError from the file system, not a missing zone.
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise AccountError(f"unknown time zone {name[:80]!r} (use an IANA name such as Europe/Moscow)") from exc
     return name
 
 

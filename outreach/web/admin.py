@@ -90,7 +90,7 @@ def create_user():
     return redirect(url_for("admin.index"))
 
 
-@bp.route("/practitioners/<int:practitioner_id>", methods=["GET", "POST"])
+@bp.route("/practitioners/<id:practitioner_id>", methods=["GET", "POST"])
 @roles_required("admin")
 def edit_practitioner(practitioner_id: int):
     practitioner = get_scoped_or_404(Practitioner, practitioner_id)

@@ -67,7 +67,7 @@ def upload():
     return render_template("imports/upload.html", form=form, reports=reports, attention=attention)
 
 
-@bp.route("/appointments/<int:appointment_id>/client", methods=["GET", "POST"])
+@bp.route("/appointments/<id:appointment_id>/client", methods=["GET", "POST"])
 @roles_required("admin", "staff")
 def fix_client(appointment_id: int):
     """Staff put the right client on a visit the importer could not recognise one for."""
@@ -125,7 +125,7 @@ def add_feed():
     return redirect(url_for("imports.sources"))
 
 
-@bp.route("/sources/<int:source_id>/sync", methods=["POST"])
+@bp.route("/sources/<id:source_id>/sync", methods=["POST"])
 @roles_required("admin", "staff")
 def sync_now(source_id: int):
     source = get_scoped_or_404(CalendarSource, source_id)

@@ -12,7 +12,7 @@ def _attempt_or_404(attempt_id: int) -> CallAttempt:
     return db.get_or_404(CallAttempt, attempt_id)
 
 
-@bp.route("/voice/<int:attempt_id>", methods=["POST"])
+@bp.route("/voice/<id:attempt_id>", methods=["POST"])
 @twilio_signed
 def voice(attempt_id: int):
     attempt = _attempt_or_404(attempt_id)
@@ -20,13 +20,13 @@ def voice(attempt_id: int):
     return Response(twiml, mimetype="text/xml")
 
 
-@bp.route("/call-status/<int:attempt_id>", methods=["POST"])
+@bp.route("/call-status/<id:attempt_id>", methods=["POST"])
 @twilio_signed
 def call_status(attempt_id: int):
     return _apply_status(attempt_id, leg="parent")
 
 
-@bp.route("/client-status/<int:attempt_id>", methods=["POST"])
+@bp.route("/client-status/<id:attempt_id>", methods=["POST"])
 @twilio_signed
 def client_status(attempt_id: int):
     return _apply_status(attempt_id, leg="client")
