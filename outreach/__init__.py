@@ -1,7 +1,8 @@
 """outreach: pre-visit personal outreach for practitioners."""
 import logging
 
-from flask import Flask, request, session
+from flask import Flask, abort, request, session
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from outreach.config import PROJECT_ROOT, Config
@@ -25,6 +26,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_security_headers(app)
+    register_input_guards(app)
     register_template_helpers(app)
     register_services(app)
     register_commands(app)
@@ -85,6 +87,16 @@ def register_security_headers(app: Flask) -> None:
         if app.config["SESSION_COOKIE_SECURE"]:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response
+
+
+def register_input_guards(app: Flask) -> None:
+    @app.before_request
+    def refuse_nul_characters():
+        """No text of ours holds a NUL character, and PostgreSQL refuses one even in a query: 400, said plainly."""
+        for values in (request.args, request.form):
+            for key, value in values.items(multi=True):
+                if "\x00" in key or "\x00" in value:
+                    abort(400, _("The request holds a NUL character, which no field accepts."))
 
 
 def register_template_helpers(app: Flask) -> None:

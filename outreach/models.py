@@ -49,6 +49,8 @@ class UTCDateTime(TypeDecorator):
         return None if value is None else value.replace(tzinfo=dt.timezone.utc)
 
 
+# Ids are `integer` columns (32-bit on PostgreSQL): a larger number names no row.
+MAX_ID = 2**31 - 1
 ROLES = ("admin", "staff", "practitioner")
 LOCALES = ("en", "ru")
 APPOINTMENT_STATUSES = ("confirmed", "tentative", "cancelled")
@@ -58,6 +60,9 @@ TASK_REASONS = ("first_visit", "returning", "open_question")
 
 
 class Practice(db.Model):
+    # A number is one practice's: inbound texts and calls are routed by it (`services.practice_numbers`).
+    __table_args__ = (Index("uq_practice_phone", "phone", unique=True),)
+
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")

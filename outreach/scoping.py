@@ -10,11 +10,9 @@ from flask_login import current_user
 from sqlalchemy import Select, select
 
 from outreach.extensions import db
+from outreach.models import MAX_ID, Appointment
 
 T = TypeVar("T")
-
-# Ids are `integer` columns (PostgreSQL's is 32-bit): a larger number names no row.
-MAX_ID = 2**31 - 1
 
 
 def scoped(model: type[T]) -> Select:
@@ -37,8 +35,6 @@ def visible_appointments() -> Select:
     What a practitioner sees of a client is their history with that practitioner:
     texts, replies, calls and notes follow the visits they are about.
     """
-    from outreach.models import Appointment
-
     query = scoped(Appointment)
     if not current_user.sees_all_practitioners:
         own = current_user.practitioner

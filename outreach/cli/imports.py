@@ -17,6 +17,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from outreach.cli.options import Fits
 from outreach.clock import utcnow
 from outreach.extensions import db
 from outreach.models import CalendarSource, Practitioner
@@ -85,9 +86,9 @@ def import_ics(paths: tuple[Path, ...], email: str, window_start, window_end, as
 
 
 @click.command("add-feed")
-@click.argument("url")
+@click.argument("url", type=Fits(CalendarSource.url))
 @click.option("--practitioner", "email", required=True, help="The practitioner's sign-in e-mail.")
-@click.option("--name", help="What staff see for this calendar (default: the feed's host name).")
+@click.option("--name", type=Fits(CalendarSource.name), help="What staff see for this calendar (default: the feed's host name).")
 @with_appcontext
 def add_feed(url: str, email: str, name: str | None) -> None:
     """Add a calendar feed (webcal:// or https://) that is synced on a schedule."""

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.models import LOCALES, ROLES, Practice, Practitioner, User
-from outreach.services import audit
+from outreach.services import audit, practice_numbers
 from outreach.services.phones import InvalidPhone, region_for, to_e164
 
 
@@ -40,6 +40,16 @@ def normalise_phone(raw: str | None, region: str = "US") -> str | None:
         raise AccountError(str(exc)) from exc
 
 
+def practice_phone(session: Session, raw: str | None, practice: Practice | None) -> str | None:
+    """`raw` as the E.164 number of `practice` (None: a new one), refused when another practice has it."""
+    number = normalise_phone(raw, _region(practice) if practice is not None else "US")
+    try:
+        practice_numbers.check_number_is_free(session, number, practice)
+    except practice_numbers.NumberTaken as exc:
+        raise AccountError(str(exc)) from exc
+    return number
+
+
 def create_practice(
     session: Session, *, name: str, timezone: str, locale: str, phone: str | None, address: str | None = None
 ) -> Practice:
@@ -52,7 +62,7 @@ def create_practice(
         name=name,
         timezone=check_timezone(timezone),
         locale=check_locale(locale),
-        phone=normalise_phone(phone),
+        phone=practice_phone(session, phone, None),
         address=address,
     )
     session.add(practice)
@@ -125,7 +135,7 @@ def update_practice_settings(
     """Saves the practice's settings; `other` holds plain columns (lead time, list day, ...)."""
     practice.timezone = check_timezone(timezone)
     practice.locale = check_locale(locale)
-    practice.phone = normalise_phone(phone, _region(practice))
+    practice.phone = practice_phone(session, phone, practice)
     practice.address = (address or "").strip() or None
     practice.quiet_hours_start = quiet_hours_start
     practice.quiet_hours_end = quiet_hours_end

@@ -15,12 +15,13 @@ from wtforms.validators import DataRequired
 from outreach.extensions import db, limiter
 from outreach.models import User
 from outreach.services import audit
+from outreach.web.validators import fits
 
 bp = Blueprint("auth", __name__)
 
 
 class LoginForm(FlaskForm):
-    email = EmailField(_l("E-mail"), validators=[DataRequired()])
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), fits(User.email)])
     password = PasswordField(_l("Password"), validators=[DataRequired()])
 
 

@@ -6,7 +6,7 @@ driver. Every route names its ids as `<id:...>`.
 """
 from werkzeug.routing import IntegerConverter
 
-from outreach.scoping import MAX_ID
+from outreach.models import MAX_ID
 
 
 class IdConverter(IntegerConverter):

@@ -34,6 +34,8 @@ def inbound_sms_received():
         # The same message delivered twice at once: the other request stored it.
         db.session.rollback()
         return twiml(None)
+    if received.message is None:
+        return twiml(None), 404  # sent to a number that is not one practice's: logged and refused
     return twiml(received.reply)
 
 
