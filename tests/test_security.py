@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import time
 
 import pytest
 import requests
@@ -74,7 +75,7 @@ def test_the_command_line_refuses_a_number_already_in_use_and_the_database_too(t
     db.session.rollback()
 
 
-def test_inbound_texts_go_to_the_practice_whose_number_was_texted(two_practices, make, fake_twilio, live_server,
+def test_inbound_texts_go_to_the_practice_whose_number_was_texted(fake_twilio, live_server, two_practices, make,
                                                                   caplog):
     smile, other = two_practices
     anna_at_other = make.client(other, full_name="Anna Other", phone="+12025550143")
@@ -233,3 +234,74 @@ def test_nul_characters_are_refused_plainly(make, live_server):
     response = requests.post(f"{live_server.url}/login", data={"email": "admin@smile.example\x00",
                                                                "password": "x"}, timeout=10)
     assert response.status_code == 400 and "NUL" in response.text
+
+
+# --- 3. A call's callbacks must be about its own calls -------------------------------------------------
+
+
+@pytest.fixture
+def two_attempts(make):
+    """Two bridged calls under way, of two practices: (mine, theirs), each with its Twilio SID."""
+    attempts = []
+    for number, (name, sid) in enumerate((("Smile Dental", "1"), ("Other Practice", "2"))):
+        practice = make.practice(name)
+        practitioner = make.practitioner(practice, email=f"doc{number}@example.com")
+        task = make.call_task(make.appointment(practitioner, make.client(practice), VISIT_AT))
+        attempt = CallAttempt(practice_id=practice.id, task_id=task.id, call_sid="CA" + sid * 32, status="ringing")
+        db.session.add(attempt)
+        attempts.append(attempt)
+    db.session.commit()
+    return attempts
+
+
+def test_a_signed_callback_about_another_call_changes_nothing(fake_twilio, live_server, two_attempts):
+    mine, theirs = two_attempts
+    client_leg = {"CallSid": "CA" + "c" * 32, "ParentCallSid": theirs.call_sid, "CallStatus": "completed",
+                  "CallDuration": "30", "AccountSid": fake_twilio.account_sid}
+    assert fake_twilio.post_signed(f"{live_server.url}/twilio/client-status/{mine.id}", client_leg) == 404
+    parent_leg = {"CallSid": theirs.call_sid, "CallStatus": "failed", "AccountSid": fake_twilio.account_sid}
+    assert fake_twilio.post_signed(f"{live_server.url}/twilio/call-status/{mine.id}", parent_leg) == 404
+    assert fake_twilio.post_signed(f"{live_server.url}/twilio/voice/{mine.id}", parent_leg) == 404
+    db.session.expire_all()
+    assert (db.session.get(CallAttempt, mine.id).status, db.session.get(CallAttempt, mine.id).client_status) == (
+        "ringing", None)
+
+    # Its own client leg is taken, and from then on only that leg's SID.
+    own_leg = {**client_leg, "ParentCallSid": mine.call_sid, "CallStatus": "ringing"}
+    assert fake_twilio.post_signed(f"{live_server.url}/twilio/client-status/{mine.id}", own_leg) == 200
+    other_leg = {**own_leg, "CallSid": "CA" + "d" * 32, "CallStatus": "completed"}
+    assert fake_twilio.post_signed(f"{live_server.url}/twilio/client-status/{mine.id}", other_leg) == 404
+    db.session.expire_all()
+    attempt = db.session.get(CallAttempt, mine.id)
+    assert (attempt.client_call_sid, attempt.client_status) == ("CA" + "c" * 32, "ringing")
+
+
+# --- 4. Without Twilio credentials no webhook is believed ------------------------------------------------
+
+
+def test_the_console_backend_refuses_every_webhook_and_still_walks_its_own_calls(two_attempts, make, live_server):
+    mine, _ = two_attempts
+    anna = db.session.get(Client, mine.task.client_id)
+    practice = db.session.get(Practice, mine.practice_id)
+    stop = {"MessageSid": "SM" + "5" * 32, "From": anna.phone, "To": practice.phone, "Body": "STOP"}
+    assert requests.post(f"{live_server.url}/twilio/inbound-sms", data=stop, timeout=10).status_code == 403
+    voice = requests.post(f"{live_server.url}/twilio/voice/{mine.id}", data={"CallSid": mine.call_sid}, timeout=10)
+    assert voice.status_code == 403 and anna.full_name not in voice.text and anna.phone not in voice.text
+    db.session.expire_all()
+    assert db.session.get(Client, anna.id).opted_out_at is None
+
+    # The demo's calls still go through their statuses, without HTTP.
+    task = mine.task
+    mine.status = "completed"  # so that a new call may start
+    db.session.commit()
+    browser = signed_in(live_server, task.call_list.practitioner.email)
+    assert browser.post(f"{live_server.url}/tasks/{task.id}/call", timeout=10, allow_redirects=False).status_code == 302
+    deadline = dt.datetime.now() + dt.timedelta(seconds=10)
+    while dt.datetime.now() < deadline:
+        db.session.expire_all()
+        newest = db.session.scalars(select(CallAttempt).where(CallAttempt.task_id == task.id)
+                                    .order_by(CallAttempt.id.desc())).first()
+        if newest.id != mine.id and newest.client_status == "completed":
+            break
+        time.sleep(0.1)
+    assert (newest.status, newest.client_status) == ("completed", "completed")
