@@ -1,5 +1,8 @@
 """outreach: pre-visit personal outreach for practitioners."""
 import logging
+import os
+import secrets
+from pathlib import Path
 
 from flask import Flask, abort, request, session
 from flask_babel import gettext as _
@@ -19,6 +22,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_object(Config())
     if test_config:
         app.config.update(test_config)
+    register_secret_key(app)
     logging.basicConfig(level=logging.INFO)
     # The SDK logs every request and its headers at INFO; the gateway logs what matters.
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
@@ -33,6 +37,44 @@ def create_app(test_config: dict | None = None) -> Flask:
     return app
 
 
+class MissingSecretKey(RuntimeError):
+    """The app cannot sign its session cookies: it refuses to start."""
+
+
+def register_secret_key(app: Flask) -> None:
+    """SECRET_KEY from the configuration; the embedded default (the demo) keeps a random one in instance/.
+
+    Anywhere else (a DATABASE_URL is set) a missing key stops the app: a key
+    written in the code would let anyone sign a session cookie.
+    """
+    if app.config.get("SECRET_KEY"):
+        return
+    if app.testing:
+        app.config["SECRET_KEY"] = secrets.token_urlsafe(32)
+    elif app.config["EMBEDDED_DEFAULT"]:
+        app.config["SECRET_KEY"] = instance_secret_key(Path(app.instance_path))
+    else:
+        raise MissingSecretKey(
+            "SECRET_KEY is not set. Set it in the environment (or .env) to a long random value, e.g. the output "
+            "of: python -c 'import secrets; print(secrets.token_urlsafe(32))'. Only the embedded default "
+            "(no DATABASE_URL) makes one up, kept in instance/secret_key."
+        )
+
+
+def instance_secret_key(instance_dir: Path) -> str:
+    """The embedded default's own random key, made once and kept, so sessions survive a restart."""
+    path = instance_dir / "secret_key"
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        # Created only if absent, readable by its owner alone; two processes starting at once agree.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as key_file:
+        key_file.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)
@@ -42,11 +84,11 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     limiter.init_app(app)
 
-    from outreach import models
+    from outreach.services import accounts
 
     @login_manager.user_loader
-    def load_user(user_id: str):
-        return db.session.get(models.User, int(user_id))
+    def load_user(session_id: str):
+        return accounts.user_for_session(db.session, session_id)
 
 
 def select_locale() -> str:

@@ -35,7 +35,9 @@ class Config:
     """Settings of one running app; tests override fields through `create_app(test_config)`."""
 
     def __init__(self) -> None:
-        self.SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-change-me")
+        # Required unless the app runs on its embedded default (see `register_secret_key`).
+        self.SECRET_KEY = os.environ.get("SECRET_KEY") or None
+        self.EMBEDDED_DEFAULT = not os.environ.get("DATABASE_URL")
         self.SQLALCHEMY_DATABASE_URI = _database_url()
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.REDIS_URL = os.environ.get("REDIS_URL") or None

@@ -8,6 +8,7 @@ local times are computed at the edges with the practice's or client's zone.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from typing import Any
 
 from flask_login import UserMixin
@@ -90,6 +91,10 @@ class Practice(db.Model):
         return f"<Practice {self.name!r}>"
 
 
+def new_session_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
 class User(UserMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id"), index=True)
@@ -100,9 +105,14 @@ class User(UserMixin, db.Model):
     locale: Mapped[str | None] = mapped_column(String(8))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Part of every session of this user; a new one (logout, new password) ends all the others.
+    session_token: Mapped[str | None] = mapped_column(String(64), default=new_session_token)
 
     practice: Mapped[Practice] = relationship()
     practitioner: Mapped[Practitioner | None] = relationship(back_populates="user", uselist=False)
+
+    def get_id(self) -> str:  # what Flask-Login keeps in the session and the remember-me cookie
+        return f"{self.id}:{self.session_token or ''}"
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)

@@ -305,3 +305,54 @@ def test_the_console_backend_refuses_every_webhook_and_still_walks_its_own_calls
             break
         time.sleep(0.1)
     assert (newest.status, newest.client_status) == ("completed", "completed")
+
+
+# --- 10. Sessions -----------------------------------------------------------------------------------------
+
+
+def test_logging_out_ends_every_session_of_the_user_even_a_copied_cookie(make, live_server):
+    practice = make.practice("Smile Dental")
+    make.user(practice, role="admin", email="admin@smile.example")
+    browser = signed_in(live_server, "admin@smile.example")
+    thief = requests.Session()
+    thief.cookies.update(browser.cookies)
+    other_device = signed_in(live_server, "admin@smile.example")
+    assert thief.get(f"{live_server.url}/admin/", allow_redirects=False, timeout=10).status_code == 200
+
+    assert browser.post(f"{live_server.url}/logout", allow_redirects=False, timeout=10).status_code == 302
+    for session in (thief, other_device):
+        response = session.get(f"{live_server.url}/admin/", allow_redirects=False, timeout=10)
+        assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_a_new_password_ends_every_session_of_the_user(make, live_server):
+    from outreach.services import accounts
+
+    practice = make.practice("Smile Dental")
+    admin = make.user(practice, role="admin", email="admin@smile.example")
+    browser = signed_in(live_server, "admin@smile.example")
+    accounts.set_password(admin, "a brand new password")
+    db.session.commit()
+    assert browser.get(f"{live_server.url}/admin/", allow_redirects=False, timeout=10).status_code == 302
+    response = requests.post(f"{live_server.url}/login", allow_redirects=False, timeout=10,
+                             data={"email": "admin@smile.example", "password": "a brand new password"})
+    assert response.status_code == 302
+
+
+def test_a_login_takes_as_long_for_an_unknown_address_as_for_a_known_one(make, live_server):
+    practice = make.practice("Smile Dental")
+    make.user(practice, role="admin", email="admin@smile.example")
+
+    def median_seconds(email: str) -> float:
+        times = []
+        for _ in range(3):  # the login rate limit allows a few tries only
+            started = time.perf_counter()
+            response = requests.post(f"{live_server.url}/login", data={"email": email, "password": "wrong"},
+                                     timeout=10)
+            times.append(time.perf_counter() - started)
+            assert response.status_code == 401
+        return sorted(times)[1]
+
+    known, unknown = median_seconds("admin@smile.example"), median_seconds("nobody@smile.example")
+    # Without the check against a stand-in hash an unknown address answered ~20 times faster.
+    assert unknown > known / 3, (known, unknown)

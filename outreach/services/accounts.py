@@ -1,12 +1,16 @@
 """Practices, their users and practitioner profiles."""
 import datetime as dt
+import functools
+import hmac
 import secrets
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outreach.models import LOCALES, ROLES, Practice, Practitioner, User
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from outreach.models import LOCALES, MAX_ID, ROLES, Practice, Practitioner, User, new_session_token
 from outreach.services import audit, practice_numbers
 from outreach.services.phones import InvalidPhone, region_for, to_e164
 
@@ -99,7 +103,7 @@ def create_user(
         raise AccountError("a user needs a full name")
     password = password or secrets.token_urlsafe(12)
     user = User(practice=practice, email=email, role=role, full_name=full_name.strip())
-    user.set_password(password)
+    set_password(user, password)
     session.add(user)
     if role == "practitioner":
         session.add(
@@ -164,3 +168,48 @@ def practitioner_by_email(session: Session, email: str) -> Practitioner:
 
 def _region(practice: Practice) -> str:
     return region_for(practice.phone, practice.timezone)
+
+
+# --- Passwords and sessions ------------------------------------------------------------------------
+
+
+def set_password(user: User, password: str) -> None:
+    """Sets the user's password and ends every session they have (on any device)."""
+    user.set_password(password)
+    end_sessions(user)
+
+
+def end_sessions(user: User) -> None:
+    """Every session of the user, everywhere, stops working (the caller commits)."""
+    user.session_token = new_session_token()
+
+
+@functools.cache
+def _unknown_user_hash() -> str:
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The active user with this e-mail and password, else None.
+
+    An unknown e-mail costs the same password check as a known one, so the
+    time a login takes does not tell whether the address has an account.
+    """
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        check_password_hash(_unknown_user_hash(), password)
+        return None
+    if not user.check_password(password) or not user.active:
+        return None
+    return user
+
+
+def user_for_session(session: Session, session_id: str) -> User | None:
+    """The user a session names as "<id>:<token>" (`User.get_id`), if that session is still theirs."""
+    user_id, _, token = session_id.partition(":")
+    if not user_id.isdecimal() or not 1 <= int(user_id) <= MAX_ID:
+        return None
+    user = session.get(User, int(user_id))
+    if user is None or not user.session_token or not hmac.compare_digest(user.session_token, token):
+        return None
+    return user
