@@ -67,6 +67,9 @@ class Config:
         # before this; the time limit is the last guard, generous enough for a 20 MB export.
         self.IMPORT_TIME_LIMIT_SECONDS = _int("IMPORT_TIME_LIMIT_SECONDS", 120)
         self.FEED_TIMEOUT_SECONDS = _int("FEED_TIMEOUT_SECONDS", 20)
+        # Feeds are fetched from public addresses only; these host names (comma-separated, as written in
+        # the feed URL) may be on a private network, e.g. an on-premises calendar server.
+        self.FEED_ALLOWED_PRIVATE_HOSTS = os.environ.get("FEED_ALLOWED_PRIVATE_HOSTS", "")
 
         self.BABEL_DEFAULT_LOCALE = "en"
         self.LANGUAGES = ["en", "ru"]

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from outreach.cli import cli
 from outreach.extensions import db
-from outreach.models import CallAttempt, Client, InboundMessage, Practice, Practitioner
+from outreach.models import CalendarSource, CallAttempt, Client, InboundMessage, Practice, Practitioner
 from outreach.services import csv_files, practice_numbers
 from tests.factories import Factory
 
@@ -356,3 +356,20 @@ def test_a_login_takes_as_long_for_an_unknown_address_as_for_a_known_one(make, l
     known, unknown = median_seconds("admin@smile.example"), median_seconds("nobody@smile.example")
     # Without the check against a stand-in hash an unknown address answered ~20 times faster.
     assert unknown > known / 3, (known, unknown)
+
+
+# --- 9. Feeds from public addresses only -------------------------------------------------------------------
+
+
+def test_staff_cannot_make_the_server_fetch_an_internal_address(make, live_server, feed_server):
+    practice = make.practice("Smile Dental")
+    glen = make.practitioner(practice, email="glen@smile.example")
+    make.user(practice, role="staff", email="front@smile.example")
+    browser = signed_in(live_server, "front@smile.example")
+    internal = feed_server.url.replace("127.0.0.1", "localhost")  # not the host the settings allow
+    for url in (internal, "http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/cal.ics"):
+        page = browser.post(f"{live_server.url}/sources/feeds", data={"practitioner": glen.id, "url": url},
+                            timeout=10)
+        assert "inside a network" in page.text, url
+    assert feed_server.requests == []
+    assert db.session.scalar(select(CalendarSource).where(CalendarSource.kind == "feed")) is None

@@ -114,7 +114,8 @@ def add_feed():
         return redirect(url_for("imports.sources"))
     practitioner = get_scoped_or_404(Practitioner, form.practitioner.data)
     try:
-        source = feeds.add_feed(db.session, practitioner, form.url.data, form.name.data or None)
+        source = feeds.add_feed(db.session, practitioner, form.url.data, form.name.data or None,
+                                allowed_private_hosts=feeds.allowed_private_hosts(current_app.config))
     except feeds.FeedError as exc:
         db.session.rollback()
         flash(str(exc), "error")
