@@ -373,3 +373,41 @@ def test_staff_cannot_make_the_server_fetch_an_internal_address(make, live_serve
         assert "inside a network" in page.text, url
     assert feed_server.requests == []
     assert db.session.scalar(select(CalendarSource).where(CalendarSource.kind == "feed")) is None
+
+
+# --- 11. Calendars in UTF-16 and UTF-32 ----------------------------------------------------------------------
+
+CALENDAR_TEXT = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//tests//EN\r\nBEGIN:VEVENT\r\nUID:bom-1\r\n"
+                 "DTSTAMP:20261101T000000Z\r\nDTSTART:20261208T150000Z\r\nDURATION:PT45M\r\n"
+                 "SUMMARY:Анна Петрова - first visit\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+BOMMED = {"utf-8-sig": CALENDAR_TEXT.encode("utf-8-sig"), "utf-16-le": CALENDAR_TEXT.encode("utf-16"),
+          "utf-16-be": b"\xfe\xff" + CALENDAR_TEXT.encode("utf-16-be"), "utf-32": CALENDAR_TEXT.encode("utf-32"),
+          "utf-32-be": b"\x00\x00\xfe\xff" + CALENDAR_TEXT.encode("utf-32-be")}
+
+
+@pytest.mark.parametrize("encoding", sorted(BOMMED))
+def test_a_byte_order_mark_says_the_encoding(encoding):
+    from outreach.services import calendar_text
+
+    assert calendar_text.as_utf8(BOMMED[encoding]) == CALENDAR_TEXT.encode("utf-8")
+    assert calendar_text.as_utf8(b"BEGIN:VCALENDAR") == b"BEGIN:VCALENDAR"
+
+
+def test_staff_upload_calendars_saved_in_utf16_and_utf32(make, live_server):
+    from outreach.models import Appointment
+
+    practice = make.practice("Smile Dental")
+    glen = make.practitioner(practice, email="glen@smile.example")
+    make.user(practice, role="staff", email="front@smile.example")
+    browser = signed_in(live_server, "front@smile.example")
+    for encoding in ("utf-16-le", "utf-32"):
+        page = browser.post(f"{live_server.url}/imports", data={"practitioner": glen.id}, timeout=30,
+                            files={"files": (f"{encoding}.ics", BOMMED[encoding], "text/calendar")})
+        assert page.status_code == 200 and "not an iCalendar file" not in page.text, encoding
+    [visit] = db.session.scalars(select(Appointment)).all()
+    assert visit.uid == "bom-1" and visit.client.full_name == "Анна Петрова"
+
+    not_a_calendar = "Dear team, see you Tuesday.".encode("utf-16")
+    page = browser.post(f"{live_server.url}/imports", data={"practitioner": glen.id}, timeout=30,
+                        files={"files": ("letter.ics", not_a_calendar, "text/calendar")})
+    assert "not an iCalendar file" in page.text

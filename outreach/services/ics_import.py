@@ -51,7 +51,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from outreach.models import Appointment, CalendarSource, ImportRun, Practitioner
-from outreach.services import phones
+from outreach.services import calendar_text, phones
 from outreach.services.client_matching import (
     SUMMARY_FORMATS,
     Attendee,
@@ -384,11 +384,10 @@ def _report_if_already_imported(session: Session, source: CalendarSource, filena
 # A content line continues on the next line when that starts with a space or
 # a tab (RFC 5545 3.1); some exporters put blank lines before the continuation.
 _FOLD = re.compile(rb"\r?\n(?:\r?\n)*[ \t]")
-_BOM = b"\xef\xbb\xbf"
 
 
 def _read_text(data: bytes, limits: ImportLimits) -> str:
-    data = data.removeprefix(_BOM)
+    data = calendar_text.as_utf8(data)
     if not data.strip():
         raise ImportFailed("the file is empty")
     # Unfolding before decoding: exporters fold at 75 bytes, sometimes inside a multi-byte character.
