@@ -3,7 +3,8 @@
 RFC 5545 says UTF-8, but exporters on Windows write UTF-16 (and a few
 UTF-32) with a byte order mark, and many put a BOM before UTF-8 too. A BOM
 says the encoding for certain, so such a file is re-encoded as UTF-8 here;
-whether the text is a calendar at all is for the importer to say.
+whether the text is a calendar at all is for the importer to say. NUL
+characters, which are no text, are dropped.
 """
 import codecs
 
@@ -18,11 +19,14 @@ _BOMS = (
 
 
 def as_utf8(data: bytes) -> bytes:
-    """`data` without its byte order mark, in UTF-8 when the BOM named another encoding; else unchanged."""
+    """`data` without its byte order mark, in UTF-8 when the BOM named another encoding, and without
+    NUL characters (no calendar text may hold one, and PostgreSQL cannot store one)."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
-            if encoding == "utf-8":
-                return data[len(bom):]
-            # A broken character becomes U+FFFD: the rest of the calendar still reads.
-            return data[len(bom):].decode(encoding, errors="replace").encode("utf-8")
-    return data
+            if encoding != "utf-8":
+                # A broken character becomes U+FFFD: the rest of the calendar still reads.
+                data = data[len(bom):].decode(encoding, errors="replace").encode("utf-8")
+            else:
+                data = data[len(bom):]
+            break
+    return data.replace(b"\x00", b"")
