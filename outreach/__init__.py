@@ -135,10 +135,10 @@ def register_input_guards(app: Flask) -> None:
     @app.before_request
     def refuse_nul_characters():
         """No text of ours holds a NUL character, and PostgreSQL refuses one even in a query: 400, said plainly."""
-        for values in (request.args, request.form):
-            for key, value in values.items(multi=True):
-                if "\x00" in key or "\x00" in value:
-                    abort(400, _("The request holds a NUL character, which no field accepts."))
+        texts = [*request.args.items(multi=True), *request.form.items(multi=True),
+                 *((key, upload.filename or "") for key, upload in request.files.items(multi=True))]
+        if any("\x00" in key or "\x00" in value for key, value in texts):
+            abort(400, _("The request holds a NUL character, which no field accepts."))
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -45,6 +45,7 @@ HOSTILE_FILES = {
                                        b"SUMMARY:A\x00B\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"),
     "not UTF-8": ("bytes.ics", b"\xff\xfe\xfd" * 1000),
     "UTF-16 without a BOM": ("u16.ics", "BEGIN:VCALENDAR\r\n".encode("utf-16-le")),
+    "nul in the name": ("a\x00b.ics", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"),
 }
 
 

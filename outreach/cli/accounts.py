@@ -18,7 +18,8 @@ def register(cli: click.Group) -> None:
 @click.option("--timezone", required=True, type=Fits(Practice.timezone), help="IANA name, e.g. Europe/Moscow")
 @click.option("--locale", type=click.Choice(LOCALES), default="en", show_default=True)
 @click.option("--phone", help="Practice phone in E.164; texts and calls come from it")
-@click.option("--address", type=Fits(Practice.address), help="The practice's own address (visits elsewhere are at the client's place)")
+@click.option("--address", type=Fits(Practice.address),
+              help="The practice's own address (visits elsewhere are at the client's place)")
 @with_appcontext
 def add_practice(name: str, timezone: str, locale: str, phone: str | None, address: str | None) -> None:
     """Create a practice."""
@@ -38,7 +39,8 @@ def add_practice(name: str, timezone: str, locale: str, phone: str | None, addre
 @click.option("--email", required=True, type=Fits(User.email))
 @click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--name", "full_name", required=True, type=Fits(User.full_name), help='Full name, e.g. "Dr. Glen Gorab"')
-@click.option("--preferred-name", type=Fits(Practitioner.preferred_name), help="What the practitioner asks people to call them")
+@click.option("--preferred-name", type=Fits(Practitioner.preferred_name),
+              help="What the practitioner asks people to call them")
 @click.option("--phone", help="Practitioner's phone for the call bridge")
 @click.option("--password", help="Generated and printed when omitted")
 @with_appcontext
