@@ -101,4 +101,5 @@ def sync_feed(source_id: int) -> None:
     with app_context() as app:
         source = db.session.get(CalendarSource, source_id)
         if source is not None and source.kind == "feed":
-            feeds.sync_feeds(db.session, [source], now=utcnow(), limits=ImportLimits.from_config(app.config))
+            feeds.sync_feeds(db.session, [source], now=utcnow(), limits=ImportLimits.from_config(app.config),
+                             allowed_private_hosts=feeds.allowed_private_hosts(app.config))

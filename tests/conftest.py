@@ -84,6 +84,8 @@ def base_test_config(database_url: str, tmp_path: Path) -> dict:
         "CALL_RETRY_DELAYS_SECONDS": (0.0, 0.0, 0.0),
         "PUBLIC_BASE_URL": "http://localhost",
         "SERVER_NAME": None,
+        # The loopback feed server (tests/feed_server.py) stands in for an on-premises calendar.
+        "FEED_ALLOWED_PRIVATE_HOSTS": "127.0.0.1",
     }
 
 
@@ -286,6 +288,7 @@ class Workers:
             TWILIO_API_URL=self.config.get("TWILIO_API_URL", ""),
             TWILIO_CONSOLE_STEP_SECONDS="0",
             SECRET_KEY=self.config["SECRET_KEY"],
+            FEED_ALLOWED_PRIVATE_HOSTS=self.config.get("FEED_ALLOWED_PRIVATE_HOSTS", ""),
         )
         return env
 

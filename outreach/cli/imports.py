@@ -17,6 +17,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from outreach.cli.options import Fits
 from outreach.clock import utcnow
 from outreach.extensions import db
 from outreach.models import CalendarSource, Practitioner
@@ -85,15 +86,17 @@ def import_ics(paths: tuple[Path, ...], email: str, window_start, window_end, as
 
 
 @click.command("add-feed")
-@click.argument("url")
+@click.argument("url", type=Fits(CalendarSource.url))
 @click.option("--practitioner", "email", required=True, help="The practitioner's sign-in e-mail.")
-@click.option("--name", help="What staff see for this calendar (default: the feed's host name).")
+@click.option("--name", type=Fits(CalendarSource.name),
+              help="What staff see for this calendar (default: the feed's host name).")
 @with_appcontext
 def add_feed(url: str, email: str, name: str | None) -> None:
     """Add a calendar feed (webcal:// or https://) that is synced on a schedule."""
     practitioner = _practitioner(email)
     try:
-        source = feeds.add_feed(db.session, practitioner, url, name)
+        source = feeds.add_feed(db.session, practitioner, url, name,
+                                allowed_private_hosts=feeds.allowed_private_hosts(current_app.config))
     except feeds.FeedError as exc:
         db.session.rollback()
         raise click.ClickException(str(exc)) from exc
@@ -112,7 +115,8 @@ def sync_feeds(every_feed: bool, as_json: bool) -> None:
     now = utcnow()
     sources = feeds.all_feeds(db.session) if every_feed else feeds.due_feeds(db.session, now)
     names = [source.name for source in sources]
-    reports = feeds.sync_feeds(db.session, sources, now=now, limits=limits)
+    reports = feeds.sync_feeds(db.session, sources, now=now, limits=limits,
+                               allowed_private_hosts=feeds.allowed_private_hosts(current_app.config))
     for name, report in zip(names, reports, strict=True):
         _echo_report(report, as_json, source=name)
     if not reports and not as_json:

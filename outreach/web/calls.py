@@ -59,7 +59,7 @@ def _back_to_list(task: CallTask):
     return redirect(url_for("call_lists.week", **args) + f"#task-{task.id}")
 
 
-@bp.route("/tasks/<int:task_id>/call", methods=["POST"])
+@bp.route("/tasks/<id:task_id>/call", methods=["POST"])
 @login_required
 def call(task_id: int):
     task = task_for_current_user(task_id)
@@ -80,7 +80,7 @@ def call(task_id: int):
     return _back_to_list(task)
 
 
-@bp.route("/attempts/<int:attempt_id>/status")
+@bp.route("/attempts/<id:attempt_id>/status")
 @login_required
 def attempt_status(attempt_id: int):
     attempt = get_scoped_or_404(CallAttempt, attempt_id)
@@ -100,7 +100,7 @@ def attempt_status(attempt_id: int):
     )
 
 
-@bp.route("/tasks/<int:task_id>/outcome", methods=["POST"])
+@bp.route("/tasks/<id:task_id>/outcome", methods=["POST"])
 @login_required
 def outcome(task_id: int):
     task = task_for_current_user(task_id)

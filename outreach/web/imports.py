@@ -11,10 +11,11 @@ from wtforms.validators import DataRequired, Optional
 from outreach import jobs, tasks
 from outreach.clock import utcnow
 from outreach.extensions import db
-from outreach.models import Appointment, CalendarSource, ImportRun, Practitioner
+from outreach.models import Appointment, CalendarSource, Client, ImportRun, Practitioner
 from outreach.scoping import get_scoped_or_404, scoped
 from outreach.services import calendar_intake, feeds
 from outreach.web.auth import roles_required
+from outreach.web.validators import fits, flash_form_errors
 
 bp = Blueprint("imports", __name__)
 
@@ -27,14 +28,14 @@ class UploadForm(FlaskForm):
 
 class FeedForm(FlaskForm):
     practitioner = SelectField(_l("Practitioner"), coerce=int)
-    url = StringField(_l("Feed address (https:// or webcal://)"), validators=[DataRequired()])
-    name = StringField(_l("Name"), validators=[Optional()])
+    url = StringField(_l("Feed address (https:// or webcal://)"), validators=[DataRequired(), fits(CalendarSource.url)])
+    name = StringField(_l("Name"), validators=[Optional(), fits(CalendarSource.name)])
 
 
 class FixClientForm(FlaskForm):
-    full_name = StringField(_l("Client's name"), validators=[Optional()])
+    full_name = StringField(_l("Client's name"), validators=[Optional(), fits(Client.full_name)])
     phone = StringField(_l("Phone"), validators=[Optional()])
-    email = EmailField(_l("E-mail"), validators=[Optional()])
+    email = EmailField(_l("E-mail"), validators=[Optional(), fits(Client.email)])
 
 
 def _practitioner_choices() -> list[tuple[int, str]]:
@@ -67,7 +68,7 @@ def upload():
     return render_template("imports/upload.html", form=form, reports=reports, attention=attention)
 
 
-@bp.route("/appointments/<int:appointment_id>/client", methods=["GET", "POST"])
+@bp.route("/appointments/<id:appointment_id>/client", methods=["GET", "POST"])
 @roles_required("admin", "staff")
 def fix_client(appointment_id: int):
     """Staff put the right client on a visit the importer could not recognise one for."""
@@ -109,11 +110,12 @@ def add_feed():
     form = FeedForm()
     form.practitioner.choices = _practitioner_choices()
     if not form.validate_on_submit():
-        flash(_("Choose a practitioner and give the feed's address."), "error")
+        flash_form_errors(form, _("Choose a practitioner and give the feed's address."))
         return redirect(url_for("imports.sources"))
     practitioner = get_scoped_or_404(Practitioner, form.practitioner.data)
     try:
-        source = feeds.add_feed(db.session, practitioner, form.url.data, form.name.data or None)
+        source = feeds.add_feed(db.session, practitioner, form.url.data, form.name.data or None,
+                                allowed_private_hosts=feeds.allowed_private_hosts(current_app.config))
     except feeds.FeedError as exc:
         db.session.rollback()
         flash(str(exc), "error")
@@ -125,7 +127,7 @@ def add_feed():
     return redirect(url_for("imports.sources"))
 
 
-@bp.route("/sources/<int:source_id>/sync", methods=["POST"])
+@bp.route("/sources/<id:source_id>/sync", methods=["POST"])
 @roles_required("admin", "staff")
 def sync_now(source_id: int):
     source = get_scoped_or_404(CalendarSource, source_id)
