@@ -212,8 +212,11 @@ def _reason_not_to_send(session: Session, notification: Notification, practice: 
     """
     client = session.get(Client, notification.client_id) if notification.client_id else None
     if notification.appointment_id is not None:
-        if session.get(Appointment, notification.appointment_id).is_cancelled:
+        appointment = session.get(Appointment, notification.appointment_id)
+        if appointment.is_cancelled:
             return CANCELLED, "visit cancelled"
+        if reason := arrival_texts.why_no_text_about_visit(appointment, practice, now):
+            return (CANCELLED if appointment.visit_outcome else SKIPPED), reason
         if now - notification.due_at > dt.timedelta(minutes=practice.arrival_missed_after_minutes):
             return MISSED, f"more than {practice.arrival_missed_after_minutes} minutes past its time"
         zone = ZoneInfo((client.timezone if client else None) or practice.timezone)

@@ -1,0 +1,125 @@
+"""Nothing reaches a client by mistake: every text has a reason that is still true when it leaves.
+
+Stories of a practitioner pressing On my way or Running late at the wrong
+moment, of visits that got an outcome before their text left, and of the
+dispatcher checking again at the moment of sending, through the real twilio
+SDK against the fake Twilio, with the clock pinned before anything is booked.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from outreach.clock import set_clock, utcnow
+from outreach.extensions import db
+from outreach.services import arrival_texts, visit_outcomes
+from tests.test_arrival_texts import (
+    ANNA_PHONE, NEW_YORK, PRACTICE_PHONE, book_visit, create_requests, dispatch, texts_of,
+)
+
+# Anna's visit is on Thursday 3 December 2026 at 10:30 in New York.
+THURSDAY_VISIT = dt.datetime(2026, 12, 3, 10, 30, tzinfo=NEW_YORK)
+SUNDAY_BEFORE = dt.datetime(2026, 11, 29, 11, 0, tzinfo=NEW_YORK)
+
+
+@pytest.fixture
+def quiet_fake(fake_twilio):
+    fake_twilio.auto_callbacks = False
+    return fake_twilio
+
+
+def test_on_my_way_on_sunday_for_thursdays_visit_is_refused_naming_the_day(quiet_fake, app, make, clock_file,
+                                                                          client, auth):
+    set_clock(clock_file, SUNDAY_BEFORE)
+    visit = book_visit(make, THURSDAY_VISIT)
+    auth.login("glen@example.com")
+
+    page = client.get(f"/appointments/{visit.appointment.id}").get_data(as_text=True).replace("\u202f", " ")
+    assert "On my way and Running late are offered on the visit's day, from 7:30 AM to 11:30 AM." in page
+    assert 'name="eta_minutes"' not in page and 'name="minutes_late"' not in page
+
+    # A stale page or a hand-made request is refused all the same, and says which day the visit is.
+    answer = client.post(f"/appointments/{visit.appointment.id}/on-my-way", data={"eta_minutes": "10"},
+                         follow_redirects=True).get_data(as_text=True)
+    assert "No text sent: the visit is on Thursday, December 3, 2026 at 10:30 AM" in answer
+    late = client.post(f"/appointments/{visit.appointment.id}/running-late", data={"minutes_late": "10"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "No text sent: the visit is on Thursday" in late
+    # The real arrival text is still planned for Thursday.
+    [arrival] = texts_of(visit.appointment.id)
+    assert (arrival.kind, arrival.status) == ("arrival", "pending")
+    assert dispatch(app) == {}
+    assert create_requests(quiet_fake, ANNA_PHONE) == []
+
+
+def test_on_the_visits_morning_the_buttons_are_offered_and_running_late_counts_from_the_visit(
+        quiet_fake, app, make, clock_file, client, auth):
+    set_clock(clock_file, THURSDAY_VISIT - dt.timedelta(hours=2))
+    visit = book_visit(make, THURSDAY_VISIT)
+    auth.login("glen@example.com")
+    page = client.get(f"/appointments/{visit.appointment.id}").get_data(as_text=True)
+    assert 'name="eta_minutes"' in page and 'name="minutes_late"' in page
+
+    # Pressed two hours early: 15 minutes late means 10:45, not two hours from now plus 15 minutes.
+    client.post(f"/appointments/{visit.appointment.id}/running-late", data={"minutes_late": "15"})
+    [late] = [text for text in texts_of(visit.appointment.id) if text.kind == "running_late"]
+    assert late.body.endswith("I'll be with you at about 10:45 AM.")
+
+    # Ten minutes into the visit, "5 minutes late" would announce a time already past: refused.
+    set_clock(clock_file, THURSDAY_VISIT + dt.timedelta(minutes=10))
+    answer = client.post(f"/appointments/{visit.appointment.id}/running-late", data={"minutes_late": "5"},
+                         follow_redirects=True).get_data(as_text=True)
+    assert "10:35 AM, already past; give a later delay" in answer
+
+
+def test_a_visit_marked_no_show_gets_no_buttons_and_its_pending_text_never_leaves(quiet_fake, app, make, clock_file,
+                                                                                 client, auth):
+    set_clock(clock_file, THURSDAY_VISIT - dt.timedelta(hours=1))
+    visit = book_visit(make, THURSDAY_VISIT)
+    auth.login("glen@example.com")
+    client.post(f"/appointments/{visit.appointment.id}/on-my-way", data={"eta_minutes": "50"})
+    [_, on_my_way] = texts_of(visit.appointment.id)
+    # The worker has not sent it yet (say, Redis was down) when the visit is marked a no-show.
+    on_my_way_id = on_my_way.id
+    db.session.get(type(on_my_way), on_my_way_id).status = "pending"
+    set_clock(clock_file, THURSDAY_VISIT + dt.timedelta(minutes=5))
+    visit_outcomes.mark_visit(db.session, visit.appointment, "no_show", "glen@example.com", utcnow())
+    db.session.commit()
+
+    page = client.get(f"/appointments/{visit.appointment.id}").get_data(as_text=True)
+    assert 'name="eta_minutes"' not in page and 'name="minutes_late"' not in page
+    # The dispatcher checks again at the moment of sending.
+    assert dispatch(app) == {"cancelled": 1}
+    [text] = [text for text in texts_of(visit.appointment.id) if text.id == on_my_way_id]
+    assert (text.status, text.status_detail) == ("cancelled", "the visit is already marked no show")
+
+
+def test_a_text_whose_visit_moved_to_another_day_is_held_at_the_moment_of_sending(quiet_fake, app, make,
+                                                                                  clock_file):
+    set_clock(clock_file, THURSDAY_VISIT - dt.timedelta(minutes=30))
+    visit = book_visit(make, THURSDAY_VISIT)
+    [arrival] = texts_of(visit.appointment.id)
+    # Moved to Friday by a change nobody re-planned (a bug, a hand edit): the arrival text re-plans,
+    # and an On my way already queued for Thursday is not sent on Thursday for Friday's visit.
+    on_my_way = arrival_texts.create_on_my_way(db.session, visit.appointment, eta_minutes=10, actor=visit.appointment
+                                               .practitioner.user, now=utcnow())
+    visit.appointment.starts_at = THURSDAY_VISIT + dt.timedelta(days=1)
+    db.session.commit()
+    set_clock(clock_file, THURSDAY_VISIT - dt.timedelta(minutes=15))
+    assert dispatch(app) == {"skipped": 1}
+    db.session.refresh(on_my_way)
+    assert on_my_way.status == "skipped"
+    assert on_my_way.status_detail.startswith("the visit is on Friday, December 4, 2026 at 10:30 AM")
+    assert create_requests(quiet_fake, ANNA_PHONE) == []
+
+
+def test_an_arrival_text_outside_the_practices_window_is_never_planned(app, make, clock_file):
+    set_clock(clock_file, THURSDAY_VISIT - dt.timedelta(days=1))
+    practice = make.practice("Smile Dental", phone=PRACTICE_PHONE, arrival_lead_minutes=240)
+    visit = book_visit(make, THURSDAY_VISIT, practice=practice)
+    assert texts_of(visit.appointment.id) == []
+    # Just after midnight: 15 minutes before is the day before, so no arrival text either.
+    midnight = book_visit(make, dt.datetime(2026, 12, 3, 0, 10, tzinfo=NEW_YORK), client_phone="+12025550177",
+                          email="g2@example.com", practice=make.practice("Other", phone="+12025550101"))
+    assert texts_of(midnight.appointment.id) == []
