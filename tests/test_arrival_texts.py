@@ -284,7 +284,8 @@ def test_after_a_5xx_the_text_is_resent_only_once_twilio_has_no_record_of_it(qui
     # Twilio's clock is the real one: pin ours near it.
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     set_clock(clock_file, now - dt.timedelta(minutes=20))
-    visit = book_visit(make, now, practice=practice_at_midday(make, now))
+    practice = practice_at_midday(make, now)
+    visit = book_visit(make, now, practice=practice, timezone=practice.timezone)
     quiet_fake.fail_next(http_status=500)
     set_clock(clock_file, now - dt.timedelta(minutes=15))
     assert dispatch(app) == {"unconfirmed": 1}
@@ -305,7 +306,8 @@ def test_after_a_5xx_the_text_is_resent_only_once_twilio_has_no_record_of_it(qui
 def test_a_message_twilio_accepted_despite_an_error_is_adopted_not_resent(quiet_fake, app, make, clock_file):
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     set_clock(clock_file, now - dt.timedelta(minutes=20))
-    visit = book_visit(make, now, practice=practice_at_midday(make, now))
+    practice = practice_at_midday(make, now)
+    visit = book_visit(make, now, practice=practice, timezone=practice.timezone)
     quiet_fake.fail_next(http_status=500, accept_then_error=True)
     set_clock(clock_file, now - dt.timedelta(minutes=15))
     assert dispatch(app) == {"sent": 1}

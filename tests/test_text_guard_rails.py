@@ -123,3 +123,86 @@ def test_an_arrival_text_outside_the_practices_window_is_never_planned(app, make
     midnight = book_visit(make, dt.datetime(2026, 12, 3, 0, 10, tzinfo=NEW_YORK), client_phone="+12025550177",
                           email="g2@example.com", practice=make.practice("Other", phone="+12025550101"))
     assert texts_of(midnight.appointment.id) == []
+
+
+# --- per-client limits -----------------------------------------------------------------------------
+
+
+def book_visits_for_anna(make, starts: list[dt.datetime]) -> list:
+    """Anna's visits at her place with Glen at these moments (a calendar gone wrong), their texts planned."""
+    practice = make.practice("Smile Dental", phone=PRACTICE_PHONE)
+    glen = make.practitioner(practice, email="glen@example.com")
+    anna = make.client(practice, full_name="Anna Petrova", phone=ANNA_PHONE)
+    visits = [make.appointment(glen, anna, start, at_client_place=True) for start in starts]
+    arrival_texts.plan_arrival_texts(db.session, [visit.id for visit in visits], utcnow())
+    db.session.commit()
+    return visits
+
+
+def test_four_texts_due_at_once_reach_the_client_once_and_the_rest_are_held_and_shown(
+        quiet_fake, app, make, clock_file, client, auth):
+    set_clock(clock_file, THURSDAY_VISIT - dt.timedelta(hours=1))
+    visits = book_visits_for_anna(make, [THURSDAY_VISIT] * 4)
+    set_clock(clock_file, THURSDAY_VISIT - dt.timedelta(minutes=15))
+    assert dispatch(app) == {"sent": 1, "held": 3}
+    assert len(create_requests(quiet_fake, ANNA_PHONE)) == 1
+    held = [text for visit in visits for text in texts_of(visit.id) if text.status == "held"]
+    assert len(held) == 3
+    assert held[0].status_detail == ("held back: the client got a text 0 minutes ago, and texts to a client are "
+                                     "at least 10 minutes apart")
+
+    auth.login("glen@example.com")
+    page = client.get(f"/appointments/{held[0].appointment_id}").get_data(as_text=True)
+    assert "held back" in page and "at least 10 minutes apart" in page
+    assert "held back: the client got a text" in client.get("/today").get_data(as_text=True)
+
+
+def test_no_client_gets_more_than_the_practices_texts_a_day(quiet_fake, app, make, clock_file):
+    starts = [THURSDAY_VISIT + dt.timedelta(minutes=30 * n) for n in range(4)]
+    set_clock(clock_file, THURSDAY_VISIT - dt.timedelta(hours=1))
+    visits = book_visits_for_anna(make, starts)
+    for start in starts:
+        set_clock(clock_file, start - dt.timedelta(minutes=15))
+        dispatch(app)
+    assert [texts_of(visit.id)[0].status for visit in visits] == ["queued", "queued", "queued", "held"]
+    assert texts_of(visits[3].id)[0].status_detail == (
+        "held back: the client already got 3 texts today, the practice's limit is 3 a day")
+    assert len(create_requests(quiet_fake, ANNA_PHONE)) == 3
+
+
+
+# --- the client's own time ---------------------------------------------------------------------------
+
+BERLIN_PHONE = "+4930901820"
+
+
+def test_quiet_hours_follow_the_zone_the_clients_number_tells(quiet_fake, app, make, clock_file):
+    # A New York practice; Klaus has a Berlin number. 10:15 in New York is 16:15 for him, 15:45 is 21:45.
+    set_clock(clock_file, THURSDAY_VISIT - dt.timedelta(hours=1))
+    practice = make.practice("Smile Dental", phone=PRACTICE_PHONE)
+    morning = book_visit(make, THURSDAY_VISIT, practice=practice, client_phone=BERLIN_PHONE, full_name="Klaus Weber")
+    afternoon = book_visit(make, THURSDAY_VISIT + dt.timedelta(hours=5, minutes=30), practice=practice,
+                           client_phone="+4930901821", full_name="Karin Weber", email="g2@example.com")
+    set_clock(clock_file, THURSDAY_VISIT - dt.timedelta(minutes=15))
+    assert dispatch(app) == {"sent": 1}
+    set_clock(clock_file, THURSDAY_VISIT + dt.timedelta(hours=5, minutes=15))
+    assert dispatch(app) == {"skipped": 1}
+    assert texts_of(morning.appointment.id)[0].status == "queued"
+    assert texts_of(afternoon.appointment.id)[0].status_detail == "quiet hours"
+
+
+def test_the_call_list_tells_the_clients_own_time_from_the_number(app, make, clock_file, client, auth):
+    from tests.test_call_lists import page_text
+
+    set_clock(clock_file, dt.datetime(2026, 11, 28, 9, 36, tzinfo=NEW_YORK))  # Saturday, 15:36 in Berlin
+    practice = make.practice("Smile Dental", phone=PRACTICE_PHONE)
+    glen = make.practitioner(practice, email="glen@example.com")
+    klaus = make.client(practice, full_name="Klaus Weber", phone=BERLIN_PHONE)
+    # Only one zone for the whole of the US? No: a number whose country has several zones says nothing.
+    ivan = make.client(practice, full_name="Ivan Petrov", phone="+79161234567")
+    for who in (klaus, ivan):
+        make.call_task(make.appointment(glen, who, THURSDAY_VISIT))
+    auth.login("glen@example.com")
+    html = page_text(client, "/week/2026-W49").replace("\u202f", " ")
+    assert "Now is 3:36 PM for the client — a good time" in html
+    assert "Now is 9:36 AM for the client — a good time" in html

@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from outreach.models import LOCALES, Appointment, Client, Notification, Practice, Practitioner, User
 from outreach.services import audit
-from outreach.services.notification_status import CANCELLED, MISSED, PENDING, SKIPPED, settle, transition
+from outreach.services.phones import client_zone
+from outreach.services.notification_status import CANCELLED, HELD, MISSED, PENDING, SKIPPED, settle, transition
 
 ARRIVAL = "arrival"
 ON_MY_WAY = "on_my_way"
@@ -109,7 +110,7 @@ class TextContext:
     def of(cls, client: Client, practitioner: Practitioner, practice: Practice) -> TextContext:
         locale = client.locale if client.locale in LOCALES else practice.locale
         return cls(client.first_name, practitioner.spoken_name, practice.name, locale,
-                   ZoneInfo(client.timezone or practice.timezone))
+                   client_zone(client, practice))
 
     def compose(self, practice: Practice, kind: str, *, minutes: int, arrive_at: dt.datetime) -> str:
         """The body of a `kind` text from `practice`, in the client's language."""
@@ -270,7 +271,7 @@ def _plan_one(session: Session, appointment: Appointment, texts: list[Notificati
                 if moved:
                     report.rescheduled.append(existing.id)
     elif existing.message_sid is None and (existing.status == CANCELLED or (
-            existing.status in (MISSED, SKIPPED) and existing.due_at != due_at)):
+            existing.status in (MISSED, SKIPPED, HELD) and existing.due_at != due_at)):
         # Cancelled earlier (the visit was cancelled, then restored), or
         # settled at a moment the visit has since moved away from.
         if transition(session, existing, [existing.status], status=PENDING, status_detail=None, error_code=None,

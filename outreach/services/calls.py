@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from outreach.models import CALL_OUTCOMES, CallAttempt, CallTask, User
 from outreach.services import audit, scripts
-from outreach.services.phones import is_valid_e164
+from outreach.services.phones import client_zone, is_valid_e164
 from outreach.twilio_gateway import TwilioGateway, TwilioGatewayError
 
 # Twilio's call statuses, by how far a call has got. A callback may only move
@@ -162,7 +162,7 @@ def whisper(attempt: CallAttempt) -> tuple[str, str]:
     practice = task.call_list.practitioner.practice
     language = scripts.language_of(practice.locale)
     sentence, reasons, say_language = _WHISPERS.get(language, _WHISPERS["en"])
-    zone = ZoneInfo(task.client.timezone or practice.timezone)
+    zone = client_zone(task.client, practice)
     when = scripts.visit_when(task.appointment.starts_at.astimezone(zone), practice.locale)
     return sentence.format(name=task.client.display_name, reason=reasons[task.reason], when=when), say_language
 

@@ -12,6 +12,7 @@ from outreach.extensions import db
 from outreach.models import CALL_OUTCOMES, CallAttempt, CallTask
 from outreach.scoping import get_scoped_or_404
 from outreach.services import calls
+from outreach.services.phones import client_zone
 
 bp = Blueprint("calls", __name__)
 
@@ -28,7 +29,7 @@ CALL_OUTCOME_LABELS = {
 
 
 def _client_zone(task: CallTask) -> str:
-    return task.client.timezone or task.call_list.practitioner.practice.timezone
+    return client_zone(task.client, task.call_list.practitioner.practice).key
 
 
 @bp.app_context_processor

@@ -40,9 +40,10 @@ STATUS_LABELS = {
     "queued": _l("queued"), "sent": _l("sent"), "delivered": _l("delivered"), "read": _l("read"),
     "partially_delivered": _l("partly delivered"), "undelivered": _l("not delivered"), "failed": _l("failed"),
     "canceled": _l("cancelled"), "cancelled": _l("cancelled"), "missed": _l("missed"), "skipped": _l("not sent"),
+    "held": _l("held back"),
 }
 STATUS_BADGES = {"delivered": "good", "read": "good", "sent": "good", "undelivered": "bad", "failed": "bad",
-                 "missed": "bad", "pending": "warn", "sending": "warn", "queued": "warn", "accepted": "warn"}
+                 "missed": "bad", "held": "bad", "pending": "warn", "sending": "warn", "queued": "warn", "accepted": "warn"}
 KIND_LABELS = {arrival_texts.ARRIVAL: _l("Arrival text"), arrival_texts.ON_MY_WAY: _l("On my way"),
                arrival_texts.RUNNING_LATE: _l("Running late")}
 REPLY_LABELS = {"stop": _l("opted out"), "start": _l("opted back in"), "help": _l("asked for help")}
