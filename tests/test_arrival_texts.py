@@ -31,7 +31,7 @@ NEW_YORK = dt.timezone(dt.timedelta(hours=-5))  # EST: the fixed dates below are
 # A Tuesday morning in New York; Anna's visit is at 10:30, her text due at 10:15.
 MORNING = dt.datetime(2026, 12, 1, 10, 0, tzinfo=NEW_YORK)
 VISIT_AT = dt.datetime(2026, 12, 1, 10, 30, tzinfo=NEW_YORK)
-ANNA_TEXT = "Hi Anna, this is Glen from Smile Dental — I'll be with you in about 15 minutes."
+ANNA_TEXT = "Hi Anna, this is Glen from Smile Dental. I'll be with you in about 15 minutes."
 
 
 @dataclass
@@ -256,7 +256,7 @@ def test_no_automatic_text_in_the_clients_quiet_hours_but_on_my_way_goes(quiet_f
     assert response.status_code == 302
     [on_my_way] = [t for t in texts_of(visit.appointment.id) if t.kind == "on_my_way"]
     assert on_my_way.status == "queued"
-    assert on_my_way.body == "Hi Anna, this is Glen from Smile Dental — I'll be with you in about 10 minutes."
+    assert on_my_way.body == "Hi Anna, this is Glen from Smile Dental. I'll be with you in about 10 minutes."
 
 
 def test_no_text_to_an_opted_out_client_or_an_invalid_number(quiet_fake, app, make, morning):
@@ -521,7 +521,7 @@ def test_running_late_apologises_with_the_new_time(quiet_fake, app, make, mornin
                        data={"minutes_late": "0"}, follow_redirects=True).status_code == 200
     late = [t for t in texts_of(visit.appointment.id) if t.kind == "running_late"]
     assert [t.body for t in late] == [
-        "Hi Anna, this is Glen from Smile Dental. Sorry, I'm running late — I'll be with you at about 10:50 AM."]
+        "Hi Anna, this is Glen from Smile Dental. Sorry, I'm running late: I'll be with you at about 10:50 AM."]
     assert late[0].status == "queued"
     assert "I'll be with you at about 10:50 AM" in client.get(f"/appointments/{visit.appointment.id}").get_data(
         as_text=True).replace("&#39;", "'")
@@ -537,7 +537,7 @@ def test_the_admin_words_the_texts_with_a_preview(app, make, morning, client, au
     auth.login("admin@example.com")
 
     page = client.get("/settings/texts").get_data(as_text=True)
-    assert "Hi Anna, this is Glen from Smile Dental — I&#39;ll be with you in about 15 minutes." in page
+    assert "Hi Anna, this is Glen from Smile Dental. I&#39;ll be with you in about 15 minutes." in page
     assert "Здравствуйте, Anna! Это Glen из Smile Dental" in page
 
     wording = {"arrival_template": "{client}: {practitioner} arrives in {minutes} min.", "action": "preview"}

@@ -206,3 +206,58 @@ def test_the_call_list_tells_the_clients_own_time_from_the_number(app, make, clo
     html = page_text(client, "/week/2026-W49").replace("\u202f", " ")
     assert "Now is 3:36 PM for the client — a good time" in html
     assert "Now is 9:36 AM for the client — a good time" in html
+
+
+# --- texts cost what they say ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, characters, encoding, segments", [
+    ("", 0, "GSM-7", 0),
+    ("a" * 160, 160, "GSM-7", 1),
+    ("a" * 161, 161, "GSM-7", 2),
+    ("a" * 306, 306, "GSM-7", 2),
+    ("a" * 307, 307, "GSM-7", 3),
+    ("€" * 80, 80, "GSM-7", 1),  # € takes two of the 160
+    ("€" * 81, 81, "GSM-7", 2),
+    ("я" * 70, 70, "UCS-2", 1),  # one Cyrillic segment is 70 characters
+    ("я" * 71, 71, "UCS-2", 2),
+    ("я" * 134, 134, "UCS-2", 2),
+    ("я" * 135, 135, "UCS-2", 3),
+    ("a" * 69 + "—", 70, "UCS-2", 1),  # one em dash makes the whole text UCS-2
+    ("a" * 70 + "—", 71, "UCS-2", 2),
+])
+def test_sms_segments_follow_the_alphabet(text, characters, encoding, segments):
+    from outreach.services.sms_cost import sms_cost
+
+    cost = sms_cost(text)
+    assert (cost.characters, cost.encoding, cost.segments) == (characters, encoding, segments)
+
+
+def test_the_english_defaults_stay_in_one_gsm7_segment():
+    from outreach.services.sms_cost import sms_cost
+
+    for kind in (arrival_texts.ARRIVAL, arrival_texts.RUNNING_LATE):
+        template = arrival_texts.DEFAULT_TEMPLATES[kind]["en"]
+        filled = template.format(client="Alexandra", practitioner="Dr. Konstantinopoulos",
+                                 practice="Riverside Family Dental Practice", minutes=15, time="10:45 AM")
+        assert (sms_cost(filled).encoding, sms_cost(filled).segments) == ("GSM-7", 1), filled
+
+
+def test_the_template_editor_shows_characters_and_segments(app, make, clock_file, client, auth):
+    set_clock(clock_file, SUNDAY_BEFORE)
+    practice = make.practice("Smile Dental", phone=PRACTICE_PHONE)
+    make.practitioner(practice, email="glen@example.com")
+    make.user(practice, role="admin", email="admin@example.com")
+    auth.login("admin@example.com")
+    page = client.get("/settings/texts").get_data(as_text=True)
+    english = "Hi Anna, this is Glen from Smile Dental. I&#39;ll be with you in about 15 minutes."
+    assert english in page
+    after_english = page[page.index(english):]
+    assert "78 characters · 1 SMS segment (GSM-7)" in " ".join(after_english[:400].split())
+    russian_cost = " ".join(page[page.index("Здравствуйте, Anna! Это Glen"):].split())[:400]
+    assert "80 characters · 2 SMS segments (UCS-2) · outside the GSM alphabet" in russian_cost
+
+    # An em dash typed into the English wording shows what it costs.
+    typed = {"arrival_template": "{client}, {practitioner} here — {minutes} min away.", "action": "preview"}
+    page = " ".join(client.post("/settings/texts", data=typed).get_data(as_text=True).split())
+    assert "1 SMS segment (UCS-2) · outside the GSM alphabet, so 70 characters a segment: —" in page

@@ -1,4 +1,4 @@
-"""Arrival texts: "Hi Anna, this is Glen from Smile Dental — I'll be with you in about 15 minutes."
+"""Arrival texts: "Hi Anna, this is Glen from Smile Dental. I'll be with you in about 15 minutes."
 
 - Automatic: `plan_arrival_texts` keeps one pending "arrival" Notification per
   visit at the client's place, due the practice's lead time before the visit.
@@ -43,20 +43,23 @@ PLACEHOLDERS = {
     "minutes": "minutes until arrival",
     "time": "the arrival time, in the client's time zone",
 }
-# On my way uses the arrival template, with the ETA the practitioner gave.
+# On my way uses the arrival template, with the ETA the practitioner gave. The
+# English defaults stay in the GSM-7 alphabet (no dashes or curly quotes) and
+# fit one SMS segment with usual names; Cyrillic always costs UCS-2 (70 a segment).
 DEFAULT_TEMPLATES = {
     ARRIVAL: {
-        "en": "Hi {client}, this is {practitioner} from {practice} — I'll be with you in about {minutes} minutes.",
+        "en": "Hi {client}, this is {practitioner} from {practice}. I'll be with you in about {minutes} minutes.",
         "ru": "Здравствуйте, {client}! Это {practitioner} из {practice} — буду у вас примерно через {minutes} мин.",
     },
     RUNNING_LATE: {
-        "en": "Hi {client}, this is {practitioner} from {practice}. Sorry, I'm running late — "
+        "en": "Hi {client}, this is {practitioner} from {practice}. Sorry, I'm running late: "
               "I'll be with you at about {time}.",
         "ru": "Здравствуйте, {client}! Это {practitioner} из {practice}. Извините, я задерживаюсь — "
               "буду у вас примерно в {time}.",
     },
 }
-# A sanity limit: every 153 characters (67 with Cyrillic or a dash like —) is another billed SMS segment.
+# A sanity limit: every 153 characters (67 with Cyrillic or a dash like —) is another billed SMS segment
+# (see `sms_cost`).
 MAX_TEMPLATE_LENGTH = 480
 
 

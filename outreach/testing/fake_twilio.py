@@ -60,7 +60,6 @@ import http
 import itertools
 import json
 import logging
-import math
 import re
 import secrets
 import signal
@@ -77,6 +76,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
 from twilio.request_validator import RequestValidator
+
+from outreach.services.sms_cost import sms_cost
 
 log = logging.getLogger("outreach.testing.fake_twilio")
 
@@ -356,8 +357,8 @@ def _parse_dial(twiml: str) -> _Dial | None:
 
 
 def _num_segments(body: str) -> int:
-    """SMS segments of a body: 160 characters alone, 153 per part when split."""
-    return 1 if len(body) <= 160 else math.ceil(len(body) / 153)
+    """SMS segments of a body, as Twilio bills them (GSM-7 or UCS-2); a body-less message counts one."""
+    return max(1, sms_cost(body).segments)
 
 
 def _parse_date_filter(value: str) -> date | datetime:

@@ -27,6 +27,7 @@ from outreach.models import LOCALES, Appointment, CallTask, InboundMessage, Noti
 from outreach.scoping import get_scoped_or_404, scoped
 from outreach.services import arrival_texts, audit
 from outreach.services.notification_status import PENDING
+from outreach.services.sms_cost import SmsCost, sms_cost
 from outreach.web.auth import roles_required
 from outreach.web.formatting import local_time
 
@@ -219,8 +220,8 @@ def text_settings():
                            placeholders=arrival_texts.PLACEHOLDERS), (400 if form.errors else 200)
 
 
-def _previews(form: TextTemplatesForm) -> list[tuple[str, str, str]]:
-    """(what, language, filled-in text) for each wording as typed, or the default in each language."""
+def _previews(form: TextTemplatesForm) -> list[tuple[str, str, str, SmsCost]]:
+    """(what, language, filled-in text, what it costs) for each wording as typed, or the default in each language."""
     practice = current_user.practice
     practitioner = current_user.practitioner or db.session.scalar(scoped(Practitioner).order_by(Practitioner.id))
     name = practitioner.spoken_name if practitioner else current_user.full_name.split()[0]
@@ -232,8 +233,9 @@ def _previews(form: TextTemplatesForm) -> list[tuple[str, str, str]]:
         own = (field.data or "").strip()
         for locale in ([practice.locale] if own else LOCALES):
             template = own or arrival_texts.DEFAULT_TEMPLATES[kind][locale]
-            previews.append((str(KIND_LABELS[kind]), locale, arrival_texts.preview(
-                template, practice, name, minutes=practice.arrival_lead_minutes, locale=locale)))
+            text = arrival_texts.preview(template, practice, name, minutes=practice.arrival_lead_minutes,
+                                         locale=locale)
+            previews.append((str(KIND_LABELS[kind]), locale, text, sms_cost(text)))
     return previews
 
 
