@@ -261,3 +261,41 @@ def test_the_template_editor_shows_characters_and_segments(app, make, clock_file
     typed = {"arrival_template": "{client}, {practitioner} here — {minutes} min away.", "action": "preview"}
     page = " ".join(client.post("/settings/texts", data=typed).get_data(as_text=True).split())
     assert "1 SMS segment (UCS-2) · outside the GSM alphabet, so 70 characters a segment: —" in page
+
+
+# --- series more frequent than daily ----------------------------------------------------------------------
+
+
+def test_a_series_repeating_every_second_is_refused_and_never_texts(app, make, clock_file):
+    from sqlalchemy import func, select
+
+    from outreach.models import Appointment, Notification
+    from outreach.services import calendar_intake
+
+    set_clock(clock_file, SUNDAY_BEFORE)
+    practice = make.practice("Smile Dental", phone=PRACTICE_PHONE, address="100 Main Street, Springfield")
+    glen = make.practitioner(practice, email="glen@example.com")
+
+    def event(uid: str, rule: str, start: str) -> str:
+        return (f"BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:{start}\r\n{rule}\r\n"
+                f"SUMMARY:Anna Petrova\r\nLOCATION:12 Elm St, Springfield\r\nDESCRIPTION:+1 202 555 0143\r\n"
+                "END:VEVENT\r\n")
+
+    calendar = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n"
+                + event("tick", "RRULE:FREQ=SECONDLY", "20261203T150000Z")
+                + event("hourly", "RRULE:FREQ=HOURLY;COUNT=5", "20261203T160000Z")
+                + event("weekly", "RRULE:FREQ=WEEKLY;COUNT=2", "20261203T170000Z")
+                + "END:VCALENDAR\r\n").encode()
+    report = calendar_intake.import_upload(db.session, glen, calendar, "visits.ics", config=app.config, now=utcnow())
+    db.session.commit()
+
+    assert report.skipped == [
+        {"uid": "tick", "reason": "it repeats every second (FREQ=SECONDLY): a series more frequent than daily is "
+                                  "not a set of appointments, so none of it was imported"},
+        {"uid": "hourly", "reason": "it repeats every hour (FREQ=HOURLY): a series more frequent than daily is "
+                                    "not a set of appointments, so none of it was imported"},
+    ]
+    visits = db.session.scalars(select(Appointment).order_by(Appointment.starts_at)).all()
+    assert [visit.uid for visit in visits] == ["weekly", "weekly"]
+    # Only the real visits at Anna's place get their arrival texts.
+    assert db.session.scalar(select(func.count()).select_from(Notification)) == 2

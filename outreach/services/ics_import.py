@@ -51,7 +51,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from outreach.models import Appointment, CalendarSource, ImportRun, Practitioner
-from outreach.services import phones
+from outreach.services import phones, recurrence_limits
 from outreach.services.client_matching import (
     SUMMARY_FORMATS,
     Attendee,
@@ -968,6 +968,8 @@ def _expand(events: _Events, window: ImportWindow, context: _ImportContext, limi
         deadline.check("working out repeating events")
         uid = str(series.uid)
         expanded.add(uid)
+        if recurrence_limits.refuse_if_too_frequent(uid, by_uid[uid], report):
+            continue
         try:
             occurrences, complete = _occurrences_in_window(series, by_uid[uid], window, context, limits, report,
                                                            deadline)
