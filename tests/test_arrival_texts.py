@@ -82,11 +82,15 @@ def audit_actions(notification_id: int) -> list[str]:
                               .order_by(AuditEvent.id)).all()
 
 
-def practice_at_midday(make, now: dt.datetime) -> Practice:
-    """Smile Dental in a zone where `now` is around midday: outside quiet hours, mid visit-day, at any real hour."""
+def midday_zone(now: dt.datetime) -> str:
+    """A zone where `now` is around midday: outside quiet hours, mid visit-day, at any real hour."""
     offset = 12 - now.hour  # Etc/GMT zones name the offset with the opposite sign
-    zone = "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
-    return make.practice("Smile Dental", phone=PRACTICE_PHONE, timezone=zone)
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
+
+
+def practice_at_midday(make, now: dt.datetime) -> Practice:
+    """Smile Dental where `now` is around midday (tests that need Twilio's real clock run at any hour)."""
+    return make.practice("Smile Dental", phone=PRACTICE_PHONE, timezone=midday_zone(now))
 
 
 @pytest.fixture
