@@ -50,6 +50,8 @@ class Config:
         self.TWILIO_TIMEOUT = _int("TWILIO_TIMEOUT", 10)
         # Backoff between tries when Twilio answers 5xx or times out placing a call.
         self.CALL_RETRY_DELAYS_SECONDS = (1.0, 4.0, 15.0)
+        # How long the Call button waits for Twilio's answer to the create before the page answers.
+        self.CALL_CREATE_WAIT_SECONDS = float(os.environ.get("CALL_CREATE_WAIT_SECONDS", "8"))
         self.TWILIO_CONSOLE_STEP_SECONDS = float(os.environ.get("TWILIO_CONSOLE_STEP_SECONDS", "1.0"))
 
         # "inline" runs dispatched jobs synchronously (tests); "thread" runs them

@@ -81,6 +81,12 @@ class Practice(db.Model):
     arrival_lead_minutes: Mapped[int] = mapped_column(Integer, default=15)
     arrival_missed_after_minutes: Mapped[int] = mapped_column(Integer, default=20)
     arrival_template: Mapped[str | None] = mapped_column(Text)
+    # Texts about a visit go out only on its local day, from this long before its start to this long after.
+    text_window_before_minutes: Mapped[int] = mapped_column(Integer, default=180, server_default="180")
+    text_window_after_minutes: Mapped[int] = mapped_column(Integer, default=60, server_default="60")
+    # Per client, whatever asks for more: at most this many texts a local day, and this far apart.
+    texts_per_client_per_day: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    texts_min_gap_minutes: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
     running_late_template: Mapped[str | None] = mapped_column(Text)
     retention_days: Mapped[int] = mapped_column(Integer, default=730)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -103,6 +109,9 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(256))
     locale: Mapped[str | None] = mapped_column(String(8))
+    # Where Call rings a staff member or admin calling on a practitioner's behalf (E.164);
+    # a practitioner's own phone is `Practitioner.phone`.
+    phone: Mapped[str | None] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Part of every session of this user; a new one (logout, new password) ends all the others.

@@ -105,6 +105,9 @@ def create_user(
     user = User(practice=practice, email=email, role=role, full_name=full_name.strip())
     set_password(user, password)
     session.add(user)
+    if role != "practitioner":
+        # Where Call rings them when they call on a practitioner's behalf.
+        user.phone = normalise_phone(phone, _region(practice))
     if role == "practitioner":
         session.add(
             Practitioner(

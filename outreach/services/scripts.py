@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from babel.dates import format_time, get_day_names
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from outreach.models import Client, Practice, Practitioner
+from outreach.services.phones import client_zone
 
 MAX_TEMPLATE_LENGTH = 4000
 
@@ -97,7 +97,7 @@ def script_variables(
 ) -> dict[str, object]:
     """What a template can say, phrased in the client's language and time zone (else the practice's)."""
     locale = script_locale(client, practice)
-    zone = ZoneInfo(client.timezone or practice.timezone)
+    zone = client_zone(client, practice)
     local_start = visit_starts_at.astimezone(zone)
     weekday, time = _weekday_name(local_start, locale), _short_time(local_start, locale)
     return {

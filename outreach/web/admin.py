@@ -60,6 +60,14 @@ class SettingsForm(FlaskForm):
     call_list_time = TimeField(_l("at"))
     arrival_lead_minutes = IntegerField(_l("Arrival text, minutes before the visit"),
                                         validators=[NumberRange(min=1, max=180)])
+    text_window_before_minutes = IntegerField(_l("Texts about a visit from this many minutes before it"),
+                                              validators=[NumberRange(min=15, max=720)])
+    text_window_after_minutes = IntegerField(_l("until this many minutes after its start"),
+                                             validators=[NumberRange(min=0, max=720)])
+    texts_per_client_per_day = IntegerField(_l("At most this many texts to a client a day"),
+                                            validators=[NumberRange(min=1, max=20)])
+    texts_min_gap_minutes = IntegerField(_l("At least this many minutes between two texts to a client"),
+                                         validators=[NumberRange(min=0, max=240)])
     include_returning_after_months = IntegerField(
         _l("Also call clients returning after this many months (empty: off)"),
         validators=[Optional(), NumberRange(min=1, max=120)])

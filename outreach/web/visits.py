@@ -27,7 +27,9 @@ from outreach.models import LOCALES, Appointment, CallTask, InboundMessage, Noti
 from outreach.scoping import get_scoped_or_404, scoped, visible_appointments
 from outreach.services import arrival_texts, audit
 from outreach.services.notification_status import PENDING
+from outreach.services.sms_cost import SmsCost, sms_cost
 from outreach.web.auth import roles_required
+from outreach.web.formatting import local_time
 
 bp = Blueprint("visits", __name__)
 
@@ -39,9 +41,10 @@ STATUS_LABELS = {
     "queued": _l("queued"), "sent": _l("sent"), "delivered": _l("delivered"), "read": _l("read"),
     "partially_delivered": _l("partly delivered"), "undelivered": _l("not delivered"), "failed": _l("failed"),
     "canceled": _l("cancelled"), "cancelled": _l("cancelled"), "missed": _l("missed"), "skipped": _l("not sent"),
+    "held": _l("held back"),
 }
 STATUS_BADGES = {"delivered": "good", "read": "good", "sent": "good", "undelivered": "bad", "failed": "bad",
-                 "missed": "bad", "pending": "warn", "sending": "warn", "queued": "warn", "accepted": "warn"}
+                 "missed": "bad", "held": "bad", "pending": "warn", "sending": "warn", "queued": "warn", "accepted": "warn"}
 KIND_LABELS = {arrival_texts.ARRIVAL: _l("Arrival text"), arrival_texts.ON_MY_WAY: _l("On my way"),
                arrival_texts.RUNNING_LATE: _l("Running late")}
 REPLY_LABELS = {"stop": _l("opted out"), "start": _l("opted back in"), "help": _l("asked for help")}
@@ -50,7 +53,14 @@ REPLY_LABELS = {"stop": _l("opted out"), "start": _l("opted back in"), "help": _
 @bp.app_context_processor
 def text_labels() -> dict:
     return {"text_status_labels": STATUS_LABELS, "text_status_badges": STATUS_BADGES, "text_kind_labels": KIND_LABELS,
-            "reply_labels": REPLY_LABELS}
+            "reply_labels": REPLY_LABELS, "may_text_about": _may_text_about,
+            "text_window_of": lambda appointment: arrival_texts.text_window(appointment, current_user.practice)}
+
+
+def _may_text_about(appointment: Appointment) -> bool:
+    """Whether On my way / Running late are offered now: the visit's day and window, no outcome, not cancelled."""
+    practice = current_user.practice
+    return arrival_texts.why_no_text_about_visit(appointment, practice, utcnow()) is None
 
 
 # --- today and one visit ---------------------------------------------------------------------------
@@ -116,29 +126,39 @@ def _texts_and_replies(appointment_ids: list[int]) -> tuple[dict, dict]:
 @bp.route("/appointments/<id:appointment_id>/on-my-way", methods=["POST"])
 @login_required
 def on_my_way(appointment_id: int):
-    return _text_by_hand(appointment_id, arrival_texts.create_on_my_way,
-                         _l("On my way: texting %(client)s that you'll be there in about %(minutes)s minutes."))
+    def create(appointment: Appointment, minutes: int) -> tuple[Notification, str]:
+        notification = arrival_texts.create_on_my_way(db.session, appointment, eta_minutes=minutes,
+                                                      actor=current_user, now=utcnow())
+        return notification, _("On my way: texting %(client)s that you'll be there in about %(minutes)s minutes.",
+                               client=appointment.client.first_name, minutes=minutes)
+
+    return _text_by_hand(appointment_id, "eta_minutes", create)
 
 
 @bp.route("/appointments/<id:appointment_id>/running-late", methods=["POST"])
 @login_required
 def running_late(appointment_id: int):
-    return _text_by_hand(appointment_id, arrival_texts.create_running_late,
-                         _l("Running late: texting %(client)s that you'll be there in about %(minutes)s minutes."))
+    def create(appointment: Appointment, minutes: int) -> tuple[Notification, str]:
+        notification = arrival_texts.create_running_late(db.session, appointment, minutes_late=minutes,
+                                                         actor=current_user, now=utcnow())
+        return notification, _("Running late: texting %(client)s that you'll be there at about %(time)s.",
+                               client=appointment.client.first_name,
+                               time=local_time(appointment.starts_at + dt.timedelta(minutes=minutes)))
+
+    return _text_by_hand(appointment_id, "minutes_late", create)
 
 
-def _text_by_hand(appointment_id: int, create: Callable, done_message) -> object:
+def _text_by_hand(appointment_id: int, minutes_field: str, create: Callable) -> object:
     """Creates the text in the outbox, then hands it to a worker to send right away."""
     appointment = _visit_or_404(appointment_id)
     back = url_for("visits.today") if request.form.get("back") == "today" else url_for(
         "visits.show", appointment_id=appointment.id)
-    eta_minutes = request.form.get("eta_minutes", type=int)
-    if eta_minutes is None or not ETA_RANGE[0] <= eta_minutes <= ETA_RANGE[1]:
-        flash(_("Give the minutes until you arrive, from %(low)s to %(high)s.", low=ETA_RANGE[0], high=ETA_RANGE[1]),
-              "error")
+    minutes = request.form.get(minutes_field, type=int)
+    if minutes is None or not ETA_RANGE[0] <= minutes <= ETA_RANGE[1]:
+        flash(_("Give the minutes, from %(low)s to %(high)s.", low=ETA_RANGE[0], high=ETA_RANGE[1]), "error")
         return redirect(back)
     try:
-        notification = create(db.session, appointment, eta_minutes=eta_minutes, actor=current_user, now=utcnow())
+        notification, done_message = create(appointment, minutes)
         db.session.commit()
     except arrival_texts.TextNotPossible as exc:
         db.session.rollback()
@@ -149,7 +169,7 @@ def _text_by_hand(appointment_id: int, create: Callable, done_message) -> object
         flash(_("No text sent: it was already sent."), "error")
         return redirect(back)
     jobs.dispatch(tasks.send_texts, [notification.id])
-    flash(done_message % {"client": appointment.client.first_name, "minutes": eta_minutes}, "success")
+    flash(done_message, "success")
     return redirect(back)
 
 
@@ -192,8 +212,8 @@ def text_settings():
                            placeholders=arrival_texts.PLACEHOLDERS), (400 if form.errors else 200)
 
 
-def _previews(form: TextTemplatesForm) -> list[tuple[str, str, str]]:
-    """(what, language, filled-in text) for each wording as typed, or the default in each language."""
+def _previews(form: TextTemplatesForm) -> list[tuple[str, str, str, SmsCost]]:
+    """(what, language, filled-in text, what it costs) for each wording as typed, or the default in each language."""
     practice = current_user.practice
     practitioner = current_user.practitioner or db.session.scalar(scoped(Practitioner).order_by(Practitioner.id))
     name = practitioner.spoken_name if practitioner else current_user.full_name.split()[0]
@@ -205,8 +225,9 @@ def _previews(form: TextTemplatesForm) -> list[tuple[str, str, str]]:
         own = (field.data or "").strip()
         for locale in ([practice.locale] if own else LOCALES):
             template = own or arrival_texts.DEFAULT_TEMPLATES[kind][locale]
-            previews.append((str(KIND_LABELS[kind]), locale, arrival_texts.preview(
-                template, practice, name, minutes=practice.arrival_lead_minutes, locale=locale)))
+            text = arrival_texts.preview(template, practice, name, minutes=practice.arrival_lead_minutes,
+                                         locale=locale)
+            previews.append((str(KIND_LABELS[kind]), locale, text, sms_cost(text)))
     return previews
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import icalendar
 import recurring_ical_events
 
+from outreach.services import recurrence_limits
 from outreach.services.ics_import.context import (
     RECURRENCE_ID_FORMAT,
     Deadline,
@@ -76,6 +77,8 @@ def expand_occurrences(events: Events, window: ImportWindow, context: ImportCont
         deadline.check("working out repeating events")
         uid = str(series.uid)
         expanded.add(uid)
+        if recurrence_limits.refuse_if_too_frequent(uid, by_uid[uid], report):
+            continue
         try:
             occurrences, complete = _occurrences_in_window(series, by_uid[uid], window, context, limits, report,
                                                            deadline)

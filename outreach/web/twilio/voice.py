@@ -1,4 +1,4 @@
-"""Voice webhooks of click-to-call: the TwiML for the practitioner's leg and both legs' status.
+"""Voice webhooks of click-to-call: the caller's leg (screening, then the bridge) and both legs' status.
 
 Each names its attempt in the URL and must also be about that attempt's own
 calls (`calls.is_about`): a signed request carrying another call's SID is
@@ -37,12 +37,25 @@ def _attempt_for_callback(attempt_id: int, *, leg: str) -> CallAttempt:
     return attempt
 
 
+def _twiml(twiml: str) -> Response:
+    db.session.commit()
+    return Response(twiml, mimetype="text/xml")
+
+
 @bp.route("/voice/<id:attempt_id>", methods=["POST"])
 @twilio_signed
 def voice(attempt_id: int):
     attempt = _attempt_for_callback(attempt_id, leg="parent")
-    twiml = calls.voice_twiml(attempt, base_url=current_app.config["PUBLIC_BASE_URL"])
-    return Response(twiml, mimetype="text/xml")
+    return _twiml(calls.voice_twiml(db.session, attempt, base_url=current_app.config["PUBLIC_BASE_URL"],
+                                    answered_by=request.form.get("AnsweredBy"), now=utcnow()))
+
+
+@bp.route("/voice/<id:attempt_id>/screened", methods=["POST"])
+@twilio_signed
+def screened(attempt_id: int):
+    attempt = _attempt_for_callback(attempt_id, leg="parent")
+    return _twiml(calls.screened_twiml(db.session, attempt, digits=request.form.get("Digits", ""),
+                                       base_url=current_app.config["PUBLIC_BASE_URL"], now=utcnow()))
 
 
 @bp.route("/call-status/<id:attempt_id>", methods=["POST"])
@@ -60,6 +73,4 @@ def client_status(attempt_id: int):
 def _apply_status(attempt_id: int, *, leg: str):
     attempt = _attempt_for_callback(attempt_id, leg=leg)
     calls.apply_call_status(db.session, attempt, request.form.to_dict(), leg=leg, now=utcnow())
-    db.session.commit()
-    # Twilio only needs a 2xx; an empty TwiML document is the polite answer.
-    return Response('<?xml version="1.0" encoding="UTF-8"?><Response/>', mimetype="text/xml")
+    return _twiml(calls.empty_twiml())
