@@ -65,6 +65,10 @@ class Config:
         # before this; the time limit is the last guard, generous enough for a 20 MB export.
         self.IMPORT_TIME_LIMIT_SECONDS = _int("IMPORT_TIME_LIMIT_SECONDS", 120)
         self.FEED_TIMEOUT_SECONDS = _int("FEED_TIMEOUT_SECONDS", 20)
+        # Encrypts stored CalDAV passwords (a Fernet key: `outreach credentials-key` makes one). The
+        # embedded default keeps a generated key in instance/; with REDIS_URL (production) it must be set.
+        self.CREDENTIALS_KEY = os.environ.get("CREDENTIALS_KEY", "")
+        self.CREDENTIALS_KEY_FILE = None if self.REDIS_URL else str(INSTANCE_DIR / "credentials.key")
 
         self.BABEL_DEFAULT_LOCALE = "en"
         self.LANGUAGES = ["en", "ru"]

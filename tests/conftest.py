@@ -26,6 +26,8 @@ POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED = REPO_ROOT.parent / "shared"
+# A fixed Fernet key, so that stored CalDAV passwords decrypt in every test process.
+TEST_CREDENTIALS_KEY = "AVqL-ElIWuvqqWD7s6VrSh57PMSIT9h9iX9eAvjUvDI="
 
 
 def xdist_worker() -> str:
@@ -73,6 +75,8 @@ def base_test_config(database_url: str, tmp_path: Path) -> dict:
     return {
         "TESTING": True,
         "SECRET_KEY": "test-secret",
+        "CREDENTIALS_KEY": TEST_CREDENTIALS_KEY,
+        "CREDENTIALS_KEY_FILE": None,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "WTF_CSRF_ENABLED": False,
         "JOBS_MODE": "inline",
@@ -286,6 +290,7 @@ class Workers:
             TWILIO_API_URL=self.config.get("TWILIO_API_URL", ""),
             TWILIO_CONSOLE_STEP_SECONDS="0",
             SECRET_KEY=self.config["SECRET_KEY"],
+            CREDENTIALS_KEY=self.config["CREDENTIALS_KEY"],
         )
         return env
 

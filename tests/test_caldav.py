@@ -1,0 +1,259 @@
+"""CalDAV calendars against a real CalDAV server (Radicale) on loopback.
+
+Events are created, changed, moved and deleted on the server through CalDAV
+itself, as the practice's own calendar apps would; the product syncs and its
+appointments follow.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+
+import caldav
+import pytest
+from sqlalchemy import select
+
+from outreach.extensions import db
+from outreach.models import Appointment, CalDavCalendar, CalDavObject, ImportRun
+from outreach.services import caldav_sync, credentials
+from outreach.services.ics_import import ImportLimits
+from tests.caldav_server import PASSWORD, USER, RadicaleServer, Relay
+from tests.conftest import TEST_CREDENTIALS_KEY
+
+NOW = dt.datetime(2026, 12, 2, 9, 0, tzinfo=dt.UTC)
+LIMITS = ImportLimits(feed_timeout_seconds=5)
+CIPHER = credentials.Cipher(TEST_CREDENTIALS_KEY)
+
+
+@pytest.fixture(scope="module")
+def radicale(tmp_path_factory):
+    server = RadicaleServer(tmp_path_factory.mktemp("radicale"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def practitioner(make):
+    return make.practitioner(make.practice(timezone="America/New_York"))
+
+
+@pytest.fixture
+def work_calendar(radicale):
+    return radicale.new_calendar()
+
+
+def event(uid: str, start: str, summary: str | None = None, *, stamp: str = "20261201T000000Z") -> str:
+    return (f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//other calendar app//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n"
+            f"DTSTAMP:{stamp}\r\nDTSTART:{start}\r\nDURATION:PT45M\r\nSUMMARY:{summary or f'Client {uid} - visit'}\r\n"
+            "END:VEVENT\r\nEND:VCALENDAR\r\n")
+
+
+def add(practitioner, calendar_url: str, password: str = PASSWORD):
+    found = caldav_sync.discover(calendar_url, USER, password, timeout=5)
+    source = caldav_sync.add_calendar(db.session, practitioner, found[0], USER, password, CIPHER)
+    db.session.commit()
+    return source
+
+
+def sync(source, *, now: dt.datetime = NOW, **options):
+    report = caldav_sync.sync_source(db.session, source, now, cipher=CIPHER, limits=LIMITS, **options)
+    db.session.commit()
+    return report
+
+
+def visits(source) -> dict[str, tuple[str, str]]:
+    """uid -> (start in UTC, status)."""
+    db.session.expire_all()
+    return {a.uid: (a.starts_at.strftime("%Y%m%dT%H%M%SZ"), a.status) for a in db.session.scalars(
+        select(Appointment).where(Appointment.source_id == source.id))}
+
+
+def link(source) -> CalDavCalendar:
+    db.session.expire_all()
+    return db.session.scalars(select(CalDavCalendar).where(CalDavCalendar.source_id == source.id)).one()
+
+
+def test_discovery_finds_the_accounts_calendars_or_the_calendar_given(app, radicale):
+    work = radicale.new_calendar("work-" + uuid.uuid4().hex[:6])
+    home = radicale.new_calendar("home-" + uuid.uuid4().hex[:6])
+
+    from_the_account = caldav_sync.discover(f"{radicale.url}/{USER}/", USER, PASSWORD, timeout=5)
+    assert {work, home} <= {calendar.url for calendar in from_the_account}
+
+    from_the_calendar = caldav_sync.discover(work, USER, PASSWORD, timeout=5)
+    assert [calendar.url for calendar in from_the_calendar] == [work]
+    assert from_the_calendar[0].name  # Radicale names it after its path when no display name is set
+
+
+def test_events_created_changed_moved_and_deleted_on_the_server_follow_on_sync(app, radicale, practitioner,
+                                                                                 work_calendar):
+    personal = radicale.new_calendar()
+    for uid, start in [("a", "20261208T150000Z"), ("b", "20261209T150000Z"), ("c", "20261210T150000Z"),
+                       ("d", "20261211T150000Z")]:
+        radicale.put(work_calendar, f"{uid}.ics", event(uid, start))
+    source = add(practitioner, work_calendar)
+
+    first = sync(source)
+    assert (first.status, first.created) == ("imported", 4)
+    assert link(source).sync_token  # Radicale has RFC 6578 tokens
+    assert source.last_success_at == NOW and source.last_error is None
+
+    later = NOW + dt.timedelta(minutes=30)
+    assert sync(source, now=later).status == "not_modified"
+
+    radicale.put(work_calendar, "a.ics", event("a", "20261208T150000Z", "Client a - second opinion"))  # changed
+    radicale.put(work_calendar, "b.ics", event("b", "20261209T170000Z"))  # moved to 5 PM
+    radicale.delete(work_calendar, "c.ics")  # deleted
+    radicale.move(work_calendar, "d.ics", personal)  # moved to a calendar the product does not read
+    radicale.put(work_calendar, "e.ics", event("e", "20261212T150000Z"))  # new
+    token_before = link(source).sync_token
+
+    report = sync(source, now=later + dt.timedelta(minutes=30))
+    assert (report.status, report.created, report.updated, report.cancelled) == ("imported", 1, 2, 2)
+    assert visits(source) == {
+        "a": ("20261208T150000Z", "confirmed"), "b": ("20261209T170000Z", "confirmed"),
+        "c": ("20261210T150000Z", "cancelled"), "d": ("20261211T150000Z", "cancelled"),
+        "e": ("20261212T150000Z", "confirmed"),
+    }
+    assert link(source).sync_token != token_before
+    assert sorted(db.session.scalars(select(CalDavObject.href).where(CalDavObject.source_id == source.id))) == [
+        f"{work_calendar.removeprefix(radicale.url)}{name}.ics" for name in ("a", "b", "e")]
+
+
+def test_a_rejected_sync_token_falls_back_to_listing_every_object(app, radicale, practitioner, work_calendar):
+    radicale.put(work_calendar, "a.ics", event("a", "20261208T150000Z"))
+    radicale.put(work_calendar, "b.ics", event("b", "20261209T150000Z"))
+    source = add(practitioner, work_calendar)
+    sync(source)
+
+    radicale.put(work_calendar, "b.ics", event("b", "20261209T180000Z"))
+    radicale.delete(work_calendar, "a.ics")
+    radicale.put(work_calendar, "c.ics", event("c", "20261210T150000Z"))
+    link(source).sync_token = "http://radicale.org/ns/sync/" + "0" * 64  # one the server never issued
+    db.session.commit()
+
+    report = sync(source, now=NOW + dt.timedelta(hours=1))
+    assert (report.status, report.created, report.updated, report.cancelled) == ("imported", 1, 1, 1)
+    assert visits(source) == {"a": ("20261208T150000Z", "cancelled"), "b": ("20261209T180000Z", "confirmed"),
+                              "c": ("20261210T150000Z", "confirmed")}
+    token = link(source).sync_token
+    assert token and not token.endswith("0" * 64)
+    assert sync(source, now=NOW + dt.timedelta(hours=2)).status == "not_modified"  # the new token works
+
+
+def test_a_server_without_sync_tokens_is_synced_by_listing_etags(app, radicale, practitioner, work_calendar):
+    def without_sync_tokens(url, username, password, timeout):
+        return caldav.DAVClient(url=url, username=username, password=password, timeout=timeout,
+                                enable_rfc6764=False, features={"sync-token": {"support": "unsupported"}})
+
+    radicale.put(work_calendar, "a.ics", event("a", "20261208T150000Z"))
+    radicale.put(work_calendar, "b.ics", event("b", "20261209T150000Z"))
+    source = add(practitioner, work_calendar)
+    assert sync(source, connect=without_sync_tokens).created == 2
+    assert link(source).sync_token is None
+
+    radicale.put(work_calendar, "b.ics", event("b", "20261209T160000Z"))
+    radicale.delete(work_calendar, "a.ics")
+    report = sync(source, now=NOW + dt.timedelta(hours=1), connect=without_sync_tokens)
+    assert (report.updated, report.cancelled) == (1, 1)
+    assert visits(source) == {"a": ("20261208T150000Z", "cancelled"), "b": ("20261209T160000Z", "confirmed")}
+    assert sync(source, now=NOW + dt.timedelta(hours=2), connect=without_sync_tokens).status == "not_modified"
+
+
+def test_a_wrong_password_is_said_in_words_and_changes_nothing(app, radicale, practitioner, work_calendar):
+    with pytest.raises(caldav_sync.CalDavError, match="refused the user name or password"):
+        caldav_sync.discover(work_calendar, USER, "wrong", timeout=5)
+
+    radicale.put(work_calendar, "a.ics", event("a", "20261208T150000Z"))
+    source = add(practitioner, work_calendar)
+    sync(source)
+    token = link(source).sync_token
+    caldav_sync.change_login(db.session, source, USER, "not-the-password", CIPHER)
+    db.session.commit()
+    radicale.delete(work_calendar, "a.ics")
+
+    report = sync(source, now=NOW + dt.timedelta(hours=1))
+    assert (report.status, report.error) == ("error", caldav_sync.REFUSED)
+    assert source.last_error == caldav_sync.REFUSED and source.last_success_at == NOW
+    assert visits(source) == {"a": ("20261208T150000Z", "confirmed")}
+    assert link(source).sync_token == token
+
+
+def test_addresses_that_are_not_caldav_calendars_are_said_in_words(app, radicale, feed_server):
+    def refused(url: str) -> str:
+        with pytest.raises(caldav_sync.CalDavError) as raised:
+            caldav_sync.discover(url, USER, PASSWORD, timeout=5)
+        return str(raised.value)
+
+    assert refused(f"{radicale.url}/{USER}/no-such-calendar/") == caldav_sync.NOT_FOUND
+    assert refused("https://calendar.invalid/dav/") == caldav_sync.NOT_FOUND
+    assert refused(feed_server.url) == caldav_sync.NOT_CALDAV
+    assert refused("ftp://example.com/") .startswith("'ftp://example.com/' is not a CalDAV address")
+    assert "own fields" in refused(f"http://{USER}:{PASSWORD}@127.0.0.1/")
+
+
+def test_a_server_that_goes_away_mid_sync_leaves_nothing_half_applied(app, practitioner, tmp_path):
+    server = RadicaleServer(tmp_path / "radicale")
+    server.start()
+    relay = Relay(server.url)
+    try:
+        calendar = server.new_calendar()
+        for uid, start in [("a", "20261208T150000Z"), ("b", "20261209T150000Z")]:
+            server.put(calendar, f"{uid}.ics", event(uid, start))
+        source = add(practitioner, calendar.replace(server.url, relay.url))
+        sync(source)
+        token = link(source).sync_token
+        mirror = sorted(db.session.execute(select(CalDavObject.href, CalDavObject.etag)).all())
+
+        server.put(calendar, "a.ics", event("a", "20261208T190000Z"))
+        server.delete(calendar, "b.ics")
+        server.put(calendar, "c.ics", event("c", "20261210T150000Z"))
+        # The sync asks what changed (request 1), then fetches it (request 2): the server dies in between.
+        relay.count = 0
+        relay.on_request = lambda n: server.stop() if n == 2 else None
+        report = sync(source, now=NOW + dt.timedelta(hours=1))
+        assert report.status == "error" and report.error.startswith(caldav_sync.UNREACHABLE)
+        assert visits(source) == {"a": ("20261208T150000Z", "confirmed"), "b": ("20261209T150000Z", "confirmed")}
+        assert link(source).sync_token == token
+        assert sorted(db.session.execute(select(CalDavObject.href, CalDavObject.etag)).all()) == mirror
+
+        relay.on_request = lambda n: None
+        server.start()
+        report = sync(source, now=NOW + dt.timedelta(hours=2))
+        assert (report.status, report.created, report.updated, report.cancelled) == ("imported", 1, 1, 1)
+        assert visits(source) == {"a": ("20261208T190000Z", "confirmed"), "b": ("20261209T150000Z", "cancelled"),
+                                  "c": ("20261210T150000Z", "confirmed")}
+    finally:
+        relay.stop()
+        server.stop()
+
+
+def test_the_password_is_stored_encrypted_and_never_logged(app, radicale, practitioner, work_calendar, caplog):
+    caplog.set_level(logging.DEBUG)
+    radicale.put(work_calendar, "a.ics", event("a", "20261208T150000Z"))
+    source = add(practitioner, work_calendar)
+    sync(source)
+    link(source).sync_token = "http://radicale.org/ns/sync/rejected"
+    db.session.commit()
+    sync(source, now=NOW + dt.timedelta(hours=1))
+    caldav_sync.change_login(db.session, source, USER, "wrong-" + PASSWORD, CIPHER)
+    db.session.commit()
+    sync(source, now=NOW + dt.timedelta(hours=2))
+
+    stored = link(source)
+    assert PASSWORD not in stored.password_encrypted
+    assert CIPHER.decrypt(stored.password_encrypted) == "wrong-" + PASSWORD
+    assert caplog.records  # the libraries did log their requests
+    assert PASSWORD not in caplog.text
+    for run in db.session.scalars(select(ImportRun).where(ImportRun.source_id == source.id)):
+        assert PASSWORD not in repr(run.report) + run.filename
+
+
+def test_an_empty_password_keeps_the_saved_one(app, radicale, practitioner, work_calendar):
+    source = add(practitioner, work_calendar)
+    caldav_sync.change_login(db.session, source, USER, "", CIPHER)
+    db.session.commit()
+    assert CIPHER.decrypt(link(source).password_encrypted) == PASSWORD
+    assert sync(source).status == "imported"
