@@ -20,6 +20,7 @@ from sqlalchemy import text
 from outreach import create_app
 from outreach.extensions import db
 from tests.factories import Factory
+from tests.caldav_server import RadicaleServer
 from tests.feed_server import FeedServer
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -341,6 +342,15 @@ def rq_workers(rq_config: dict, tmp_path: Path) -> Iterator[Workers]:
 def feed_server() -> Iterator[FeedServer]:
     """A calendar feed served over HTTP on loopback; the test sets what it answers."""
     server = FeedServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RadicaleServer]:
+    """A real CalDAV server (Radicale) on loopback; each test makes its own calendars in it."""
+    server = RadicaleServer(tmp_path_factory.mktemp("radicale"))
+    server.start()
     yield server
     server.stop()
 

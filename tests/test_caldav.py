@@ -10,12 +10,16 @@ import datetime as dt
 import logging
 import uuid
 
+import json
+
 import caldav
 import pytest
 from sqlalchemy import select
 
+from outreach.clock import set_clock
+from outreach.cli import cli
 from outreach.extensions import db
-from outreach.models import Appointment, CalDavCalendar, CalDavObject, ImportRun
+from outreach.models import Appointment, CalDavCalendar, CalDavObject, CalendarSource, ImportRun
 from outreach.services import caldav_sync, credentials
 from outreach.services.ics_import import ImportLimits
 from tests.caldav_server import PASSWORD, USER, RadicaleServer, Relay
@@ -26,17 +30,9 @@ LIMITS = ImportLimits(feed_timeout_seconds=5)
 CIPHER = credentials.Cipher(TEST_CREDENTIALS_KEY)
 
 
-@pytest.fixture(scope="module")
-def radicale(tmp_path_factory):
-    server = RadicaleServer(tmp_path_factory.mktemp("radicale"))
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def practitioner(make):
-    return make.practitioner(make.practice(timezone="America/New_York"))
+    return make.practitioner(make.practice(timezone="America/New_York"), email="glen@example.com")
 
 
 @pytest.fixture
@@ -257,3 +253,40 @@ def test_an_empty_password_keeps_the_saved_one(app, radicale, practitioner, work
     db.session.commit()
     assert CIPHER.decrypt(link(source).password_encrypted) == PASSWORD
     assert sync(source).status == "imported"
+
+
+def test_staff_add_a_caldav_calendar_from_the_command_line_and_sync_feeds_syncs_it(runner, radicale, practitioner,
+                                                                                    work_calendar, clock_file):
+    set_clock(clock_file, NOW)
+    radicale.put(work_calendar, "a.ics", event("a", "20261208T150000Z"))
+    radicale.new_calendar()  # the account has another calendar
+    account = f"{radicale.url}/{USER}/"
+
+    several = runner.invoke(cli, ["add-caldav", account, "--practitioner", "glen@example.com", "--username", USER],
+                            input=PASSWORD + "\n")
+    assert several.exit_code == 1
+    assert "calendars:" in several.output and "choose with --calendar NAME" in several.output
+
+    added = runner.invoke(cli, ["add-caldav", account, "--practitioner", "glen@example.com", "--username", USER,
+                                "--calendar", work_calendar], input=PASSWORD + "\n")
+    assert added.exit_code == 0, added.output
+    assert added.output.startswith("Added CalDAV calendar")
+    assert PASSWORD not in added.output
+    [source] = db.session.scalars(select(CalendarSource).where(CalendarSource.kind == "caldav")).all()
+    assert source.url == work_calendar
+
+    synced = runner.invoke(cli, ["sync-feeds", "--json"])
+    assert synced.exit_code == 0, synced.output
+    [line] = [json.loads(text) for text in synced.output.splitlines()]
+    assert (line["source"], line["status"], line["created"]) == (source.name, "imported", 1)
+    assert runner.invoke(cli, ["sync-feeds"]).output == "No feed is due.\n"
+
+
+def test_a_wrong_password_on_the_command_line_adds_nothing(runner, radicale, practitioner, work_calendar,
+                                                           monkeypatch):
+    monkeypatch.setenv("CALDAV_PASSWORD", "wrong")
+    result = runner.invoke(cli, ["add-caldav", work_calendar, "--practitioner", "glen@example.com",
+                                 "--username", USER])
+    assert result.exit_code == 1
+    assert "the calendar server refused the user name or password" in result.output
+    assert db.session.scalars(select(CalendarSource)).all() == []

@@ -21,26 +21,34 @@ class CredentialsError(Exception):
 
 
 class Cipher:
-    def __init__(self, key: str) -> None:
+    """Encrypts and decrypts with one key; a missing or malformed key is reported when it is used."""
+
+    def __init__(self, key: str | None) -> None:
+        self._key = (key or "").strip()
+
+    def _fernet(self) -> Fernet:
+        if not self._key:
+            raise CredentialsError("CREDENTIALS_KEY is not set, so passwords cannot be stored or used; see the README")
         try:
-            self._fernet = Fernet(key.strip().encode())
-        except ValueError as exc:
+            return Fernet(self._key.encode())
+        except ValueError:
             raise CredentialsError(
                 "CREDENTIALS_KEY is not a valid key (32 url-safe base64-encoded bytes; `outreach credentials-key` "
                 "prints a new one)"
-            ) from exc
+            ) from None
 
     def encrypt(self, secret: str) -> str:
-        return self._fernet.encrypt(secret.encode()).decode()
+        return self._fernet().encrypt(secret.encode()).decode()
 
     def decrypt(self, token: str, ttl_seconds: int | None = None) -> str:
+        fernet = self._fernet()
         try:
-            return self._fernet.decrypt(token.encode(), ttl=ttl_seconds).decode()
-        except InvalidToken as exc:
+            return fernet.decrypt(token.encode(), ttl=ttl_seconds).decode()
+        except InvalidToken:
             raise CredentialsError(
                 "a stored password cannot be decrypted with this CREDENTIALS_KEY (was the key changed?); "
                 "enter the password again"
-            ) from exc
+            ) from None
 
 
 def new_key() -> str:
@@ -53,7 +61,7 @@ def cipher(config: Mapping[str, Any]) -> Cipher:
         return Cipher(key)
     if key_file := config.get("CREDENTIALS_KEY_FILE"):
         return Cipher(_local_key(Path(key_file)))
-    raise CredentialsError("CREDENTIALS_KEY is not set, so passwords cannot be stored; see the README")
+    return Cipher(None)
 
 
 def _local_key(path: Path) -> str:
