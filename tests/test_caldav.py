@@ -11,6 +11,7 @@ import logging
 import uuid
 
 import json
+import re
 
 import caldav
 import pytest
@@ -290,3 +291,64 @@ def test_a_wrong_password_on_the_command_line_adds_nothing(runner, radicale, pra
     assert result.exit_code == 1
     assert "the calendar server refused the user name or password" in result.output
     assert db.session.scalars(select(CalendarSource)).all() == []
+
+
+@pytest.fixture
+def front_desk(make, auth, practitioner, clock_file):
+    set_clock(clock_file, NOW)
+    make.user(practitioner.practice, role="staff", email="front@example.com")
+    auth.login("front@example.com")
+    return practitioner
+
+
+def test_front_desk_add_a_caldav_calendar_on_the_calendars_page(front_desk, client, radicale, work_calendar):
+    radicale.put(work_calendar, "a.ics", event("a", "20261208T150000Z"))
+    radicale.new_calendar()  # the account has another calendar
+
+    found = client.post("/sources/caldav", data={"practitioner": front_desk.id, "url": f"{radicale.url}/{USER}/",
+                                                 "username": USER, "password": PASSWORD})
+    page = found.get_data(as_text=True)
+    assert found.status_code == 200
+    assert work_calendar in page and "only read" in page
+    assert PASSWORD not in page  # the login travels encrypted
+    sealed = re.search(r'name="found" type="hidden" value="([^"]+)"', page).group(1)
+
+    assert client.post("/sources/caldav/choose", data={"found": sealed}).status_code == 400  # nothing chosen
+    added = client.post("/sources/caldav/choose", data={"found": sealed, "calendars": [work_calendar]})
+    assert added.status_code == 302
+    [source] = db.session.scalars(select(CalendarSource).where(CalendarSource.kind == "caldav")).all()
+    assert visits(source) == {"a": ("20261208T150000Z", "confirmed")}  # synced as soon as it was added
+
+    listed = client.get("/sources").get_data(as_text=True)
+    assert f"CalDAV, read-only, as {USER}" in listed and "Change login" in listed
+
+    login_page = client.get(f"/sources/{source.id}/caldav").get_data(as_text=True)
+    assert "saved — enter a new one to replace" in login_page
+    assert PASSWORD not in login_page and link(source).password_encrypted not in login_page
+
+
+def test_a_refused_login_on_the_calendars_page_is_said_and_saves_nothing(front_desk, client, radicale,
+                                                                       work_calendar):
+    refused = client.post("/sources/caldav", data={"practitioner": front_desk.id, "url": work_calendar,
+                                                   "username": USER, "password": "wrong"}, follow_redirects=True)
+    assert "the calendar server refused the user name or password" in refused.get_data(as_text=True)
+    assert db.session.scalars(select(CalendarSource)).all() == []
+
+    source = add(front_desk, work_calendar)
+    changed = client.post(f"/sources/{source.id}/caldav", data={"username": USER, "password": "wrong"})
+    assert changed.status_code == 400
+    assert "refused the user name or password" in changed.get_data(as_text=True)
+    assert CIPHER.decrypt(link(source).password_encrypted) == PASSWORD
+
+    kept = client.post(f"/sources/{source.id}/caldav", data={"username": USER, "password": ""})
+    assert kept.status_code == 302
+    assert CIPHER.decrypt(link(source).password_encrypted) == PASSWORD
+
+
+def test_the_calendars_page_speaks_russian_about_caldav(front_desk, client, radicale):
+    front_desk.practice.locale = "ru"
+    db.session.commit()
+    refused = client.post("/sources/caldav", data={"practitioner": front_desk.id,
+                                                   "url": f"{radicale.url}/{USER}/nothing-here/",
+                                                   "username": USER, "password": PASSWORD}, follow_redirects=True)
+    assert "адрес не найден" in refused.get_data(as_text=True)
