@@ -6,6 +6,7 @@ appointments follow.
 """
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import logging
 import uuid
@@ -17,6 +18,7 @@ import caldav
 import pytest
 from sqlalchemy import select
 
+from outreach import tasks
 from outreach.clock import set_clock
 from outreach.cli import cli
 from outreach.extensions import db
@@ -244,6 +246,7 @@ def test_the_password_is_stored_encrypted_and_never_logged(app, radicale, practi
     assert CIPHER.decrypt(stored.password_encrypted) == "wrong-" + PASSWORD
     assert caplog.records  # the libraries did log their requests
     assert PASSWORD not in caplog.text
+    assert base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode() not in caplog.text  # nor its Basic header
     for run in db.session.scalars(select(ImportRun).where(ImportRun.source_id == source.id)):
         assert PASSWORD not in repr(run.report) + run.filename
 
@@ -352,3 +355,33 @@ def test_the_calendars_page_speaks_russian_about_caldav(front_desk, client, radi
                                                    "url": f"{radicale.url}/{USER}/nothing-here/",
                                                    "username": USER, "password": PASSWORD}, follow_redirects=True)
     assert "адрес не найден" in refused.get_data(as_text=True)
+
+
+def test_the_periodic_tick_syncs_due_caldav_calendars(app, radicale, practitioner, work_calendar, clock_file):
+    set_clock(clock_file, NOW)
+    radicale.put(work_calendar, "a.ics", event("a", "20261208T150000Z"))
+    source = add(practitioner, work_calendar)
+    tasks.tick()  # jobs run inline in the tests
+    assert visits(source) == {"a": ("20261208T150000Z", "confirmed")}
+
+    radicale.delete(work_calendar, "a.ics")
+    set_clock(clock_file, NOW + dt.timedelta(minutes=10))
+    tasks.tick()  # not due yet
+    assert visits(source) == {"a": ("20261208T150000Z", "confirmed")}
+    set_clock(clock_file, NOW + dt.timedelta(minutes=source.sync_interval_minutes))
+    tasks.tick()
+    assert visits(source) == {"a": ("20261208T150000Z", "cancelled")}
+
+
+def test_the_embedded_default_keeps_a_generated_key_in_its_instance_folder(tmp_path):
+    config = {"CREDENTIALS_KEY": "", "CREDENTIALS_KEY_FILE": str(tmp_path / "instance" / "credentials.key")}
+    sealed = credentials.cipher(config).encrypt(PASSWORD)
+    assert (tmp_path / "instance" / "credentials.key").stat().st_mode & 0o777 == 0o600
+    assert credentials.cipher(config).decrypt(sealed) == PASSWORD  # the same key next time
+
+    with pytest.raises(credentials.CredentialsError, match="CREDENTIALS_KEY is not set"):
+        credentials.cipher({"CREDENTIALS_KEY": "", "CREDENTIALS_KEY_FILE": None}).encrypt(PASSWORD)
+    with pytest.raises(credentials.CredentialsError, match="not a valid key"):
+        credentials.Cipher("not-a-key").encrypt(PASSWORD)
+    with pytest.raises(credentials.CredentialsError, match="cannot be decrypted"):
+        credentials.Cipher(credentials.new_key()).decrypt(sealed)

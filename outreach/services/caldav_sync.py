@@ -178,6 +178,8 @@ def sync_source(session: Session, source: CalendarSource, now: dt.datetime, *, c
         record_import_run(session, source, report, now)
         return report
 
+    # Two syncs of one calendar at once (the tick and "Sync now") write one after the other.
+    session.refresh(link, with_for_update=True)
     mirror_changed = _update_mirror(session, source, changes)
     link.sync_token = changes.sync_token
     if not mirror_changed and not link.import_pending:
