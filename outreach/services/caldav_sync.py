@@ -1,4 +1,4 @@
-"""CalDAV calendars: a practitioner's calendar on Nextcloud, iCloud, Fastmail, Radicale or Google, read over CalDAV.
+"""CalDAV calendars: a practitioner's calendar on Nextcloud, iCloud, Fastmail or Radicale, read over CalDAV.
 
 Read-only: the product only ever sends PROPFIND and REPORT requests (through
 the `caldav` client library); it never writes to the practice's calendar.
