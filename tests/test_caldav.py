@@ -325,6 +325,10 @@ def test_front_desk_add_a_caldav_calendar_on_the_calendars_page(front_desk, clie
     listed = client.get("/sources").get_data(as_text=True)
     assert f"CalDAV, read-only, as {USER}" in listed and "Change login" in listed
 
+    radicale.put(work_calendar, "a.ics", event("a", "20261208T160000Z"))
+    assert client.post(f"/sources/{source.id}/sync").status_code == 302  # "Sync now"
+    assert visits(source) == {"a": ("20261208T160000Z", "confirmed")}
+
     login_page = client.get(f"/sources/{source.id}/caldav").get_data(as_text=True)
     assert "saved — enter a new one to replace" in login_page
     assert PASSWORD not in login_page and link(source).password_encrypted not in login_page
