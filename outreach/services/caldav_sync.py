@@ -233,20 +233,12 @@ def sync_sources(session: Session, sources: list[CalendarSource], *, now: dt.dat
 
 def _changes_since(calendar: caldav.Calendar, mirror: dict[str, str | None], sync_token: str | None) -> _Changes:
     """Asks the server what changed (by sync token, else by listing every ETag), then fetches what did."""
-    changed: dict[str, str | None] | None = None
-    if sync_token:
-        try:
-            changed, removed, new_token = _changed_by_token(calendar, sync_token)
-        except caldav_error.DAVError as exc:
-            # The token expired or is unknown (RFC 6578: 403 valid-sync-token; 412 on some servers), or the server
-            # stopped offering sync-collection. A full listing tells the truth; if the login is what is wrong,
-            # the listing is refused as well and says so.
-            logger.info("the server did not accept the sync token of %s (%s); listing every object", calendar.url,
-                        type(exc).__name__)
-    if changed is None:
-        listing, new_token = _listing(calendar)
-        changed = {path: etag for path, etag in listing.items() if etag is None or mirror.get(path) != etag}
-        removed = set(mirror) - set(listing)
+    by_token = _changed_by_token(calendar, sync_token) if sync_token else None
+    if by_token is not None:
+        changed, removed, new_token = by_token
+    else:
+        changed, new_token = _listing(calendar)
+        removed = set(mirror) - set(changed)
     changes = _Changes(removed=removed, sync_token=new_token)
     wanted = sorted(path for path, etag in changed.items() if etag is None or mirror.get(path) != etag)
     for start in range(0, len(wanted), _MULTIGET_BATCH):
@@ -263,8 +255,19 @@ def _changes_since(calendar: caldav.Calendar, mirror: dict[str, str | None], syn
     return changes
 
 
-def _changed_by_token(calendar: caldav.Calendar, sync_token: str) -> tuple[dict[str, str | None], set[str], str]:
-    result = calendar.get_objects_by_sync_token(sync_token=sync_token, load_objects=False, disable_fallback=True)
+def _changed_by_token(calendar: caldav.Calendar,
+                      sync_token: str) -> tuple[dict[str, str | None], set[str], str] | None:
+    """What changed since the token: (path → ETag, paths removed, the new token); None when the server cannot say."""
+    try:
+        result = calendar.get_objects_by_sync_token(sync_token=sync_token, load_objects=False, disable_fallback=True)
+    except caldav_error.DAVError as exc:
+        # The token expired or is unknown (RFC 6578: 403 valid-sync-token; 412 on some servers), or the server
+        # stopped offering sync-collection. If the login is what is wrong, the full listing is refused too and says so.
+        logger.info("%s did not accept the sync token (%s); listing every object", calendar.url, type(exc).__name__)
+        return None
+    if result.truncated:  # cut short with no token to go on from (RFC 6578, 3.6)
+        logger.info("%s cut its list of changes short; listing every object", calendar.url)
+        return None
     removed = {_path(calendar, url) for url in result.deleted_urls}
     changed = {path: _etag(item) for item in result if (path := _path(calendar, item.url)) not in removed}
     return changed, removed, result.sync_token
@@ -278,11 +281,18 @@ def _listing(calendar: caldav.Calendar) -> tuple[dict[str, str | None], str | No
         if isinstance(exc, caldav_error.AuthorizationError) and not exc.preconditions:
             raise
         logger.info("%s offers no sync tokens (%s); listing ETags with PROPFIND", calendar.url, type(exc).__name__)
-    else:
-        # A first sync-collection may still name recently deleted objects (Radicale does), as removed.
-        gone = {_path(calendar, url) for url in result.deleted_urls}
-        listing = {path: _etag(item) for item in result if (path := _path(calendar, item.url)) not in gone}
-        return listing, result.sync_token
+        return _propfind_listing(calendar), None
+    if result.truncated:  # an incomplete listing would cancel every appointment it left out
+        logger.info("%s cut its listing short; listing ETags with PROPFIND", calendar.url)
+        return _propfind_listing(calendar), None
+    # A first sync-collection may still name recently deleted objects (Radicale does), as removed.
+    gone = {_path(calendar, url) for url in result.deleted_urls}
+    listing = {path: _etag(item) for item in result if (path := _path(calendar, item.url)) not in gone}
+    return listing, result.sync_token
+
+
+def _propfind_listing(calendar: caldav.Calendar) -> dict[str, str | None]:
+    """Every object of the calendar with its ETag, by a depth-1 PROPFIND (what every CalDAV server answers)."""
     response = calendar.get_properties([dav.GetEtag()], depth=1, parse_response_xml=False)
     own_path = unquote(calendar.url.path).rstrip("/")
     listing = {}
@@ -290,7 +300,7 @@ def _listing(calendar: caldav.Calendar) -> tuple[dict[str, str | None], str | No
         path = _path(calendar, href)
         if path.rstrip("/") != own_path and not path.endswith("/"):
             listing[path] = props.get(dav.GetEtag.tag)
-    return listing, None
+    return listing
 
 
 def _update_mirror(session: Session, source: CalendarSource, changes: _Changes) -> bool:
