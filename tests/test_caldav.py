@@ -389,3 +389,44 @@ def test_the_embedded_default_keeps_a_generated_key_in_its_instance_folder(tmp_p
         credentials.Cipher("not-a-key").encrypt(PASSWORD)
     with pytest.raises(credentials.CredentialsError, match="cannot be decrypted"):
         credentials.Cipher(credentials.new_key()).decrypt(sealed)
+
+
+VTIMEZONE_NEW_YORK = (
+    "BEGIN:VTIMEZONE\r\nTZID:Eastern\r\nBEGIN:STANDARD\r\nDTSTART:19701101T020000\r\n"
+    "RRULE:FREQ=YEARLY;BYMONTH=11;BYDAY=1SU\r\nTZOFFSETFROM:-0400\r\nTZOFFSETTO:-0500\r\nEND:STANDARD\r\n"
+    "BEGIN:DAYLIGHT\r\nDTSTART:19700308T020000\r\nRRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=2SU\r\nTZOFFSETFROM:-0500\r\n"
+    "TZOFFSETTO:-0400\r\nEND:DAYLIGHT\r\nEND:VTIMEZONE\r\n"
+)
+
+
+def series(override_start: str | None) -> str:
+    """A weekly series at 10:00 in a zone named only inside this object, with one visit moved or not."""
+    override = "" if override_start is None else (
+        "BEGIN:VEVENT\r\nUID:weekly\r\nDTSTAMP:20261201T000000Z\r\nRECURRENCE-ID;TZID=Eastern:20261215T100000\r\n"
+        f"DTSTART;TZID=Eastern:{override_start}\r\nDURATION:PT45M\r\nSUMMARY:Client weekly - therapy\r\n"
+        "END:VEVENT\r\n")
+    return ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//other calendar app//EN\r\n" + VTIMEZONE_NEW_YORK +
+            "BEGIN:VEVENT\r\nUID:weekly\r\nDTSTAMP:20261201T000000Z\r\nDTSTART;TZID=Eastern:20261208T100000\r\n"
+            "DURATION:PT45M\r\nRRULE:FREQ=WEEKLY;COUNT=3\r\nSUMMARY:Client weekly - therapy\r\nEND:VEVENT\r\n"
+            + override + "END:VCALENDAR\r\n")
+
+
+def test_a_series_and_its_moved_visit_sync_with_the_time_zone_of_their_own_object(app, radicale, practitioner,
+                                                                                    work_calendar):
+    radicale.put(work_calendar, "weekly.ics", series(None))
+    radicale.put(work_calendar, "a.ics", event("a", "20261208T200000Z"))
+    source = add(practitioner, work_calendar)
+    assert sync(source).created == 4
+    starts = sorted(a.starts_at.strftime("%Y%m%dT%H%M%SZ") for a in db.session.scalars(
+        select(Appointment).where(Appointment.source_id == source.id)))
+    assert starts == ["20261208T150000Z", "20261208T200000Z", "20261215T150000Z", "20261222T150000Z"]
+
+    radicale.put(work_calendar, "weekly.ics", series("20261216T110000"))  # one visit of the series moved
+    report = sync(source, now=NOW + dt.timedelta(hours=1))
+    assert (report.created, report.updated, report.cancelled) == (0, 1, 0)
+    db.session.expire_all()
+    moved = db.session.scalars(select(Appointment).where(Appointment.source_id == source.id,
+                                                         Appointment.recurrence_id != "")
+                               .order_by(Appointment.starts_at)).all()
+    assert [a.starts_at.strftime("%Y%m%dT%H%M%SZ") for a in moved] == [
+        "20261208T150000Z", "20261216T160000Z", "20261222T150000Z"]
