@@ -72,6 +72,10 @@ class Config:
         # Feeds are fetched from public addresses only; these host names (comma-separated, as written in
         # the feed URL) may be on a private network, e.g. an on-premises calendar server.
         self.FEED_ALLOWED_PRIVATE_HOSTS = os.environ.get("FEED_ALLOWED_PRIVATE_HOSTS", "")
+        # Encrypts stored CalDAV passwords (a Fernet key: `outreach credentials-key` makes one). The
+        # embedded default keeps a generated key in instance/; with REDIS_URL (production) it must be set.
+        self.CREDENTIALS_KEY = os.environ.get("CREDENTIALS_KEY", "")
+        self.CREDENTIALS_KEY_FILE = None if self.REDIS_URL else str(INSTANCE_DIR / "credentials.key")
 
         self.BABEL_DEFAULT_LOCALE = "en"
         self.LANGUAGES = ["en", "ru"]

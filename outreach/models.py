@@ -199,7 +199,7 @@ class CalendarSource(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id"), index=True)
     practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioner.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(8))  # "file" | "feed"
+    kind: Mapped[str] = mapped_column(String(8))  # "file" | "feed" | "caldav"
     name: Mapped[str] = mapped_column(String(200))
     url: Mapped[str | None] = mapped_column(String(2000))
     # How staff type the summary in this calendar, e.g. "name - service".
@@ -213,6 +213,41 @@ class CalendarSource(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     practitioner: Mapped[Practitioner] = relationship()
+
+
+class CalDavCalendar(db.Model):
+    """How a "caldav" source reaches its calendar collection (the source's url): whose login, and where the sync got to.
+
+    The password is encrypted with the CREDENTIALS_KEY and never leaves the server again.
+    """
+
+    __tablename__ = "caldav_calendar"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id"), index=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("calendar_source.id"), unique=True)
+    username: Mapped[str] = mapped_column(String(300))
+    password_encrypted: Mapped[str] = mapped_column(Text)
+    # The server's RFC 6578 sync token after the last sync that was imported; None: list the ETags in full.
+    sync_token: Mapped[str | None] = mapped_column(String(1000))
+    # The mirror changed but its import did not go through: import it on the next sync even if nothing else changed.
+    import_pending: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    source: Mapped[CalendarSource] = relationship()
+
+
+class CalDavObject(db.Model):
+    """The local mirror of one calendar object resource on a CalDAV server, as last fetched."""
+
+    __tablename__ = "caldav_object"
+    __table_args__ = (UniqueConstraint("source_id", "href"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id"), index=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("calendar_source.id"))
+    href: Mapped[str] = mapped_column(String(1000))  # the path on the server
+    etag: Mapped[str | None] = mapped_column(String(300))
+    ics: Mapped[str] = mapped_column(Text)
 
 
 class ImportRun(db.Model):
