@@ -160,7 +160,9 @@ def sync_feed(session: Session, source: CalendarSource, *, now: dt.datetime, lim
 
 
 def all_feeds(session: Session) -> list[CalendarSource]:
-    return list(session.scalars(select(CalendarSource).where(CalendarSource.kind == "feed")
+    """Every feed but those staff removed."""
+    return list(session.scalars(select(CalendarSource).where(CalendarSource.kind == "feed",
+                                                             CalendarSource.removed_at.is_(None))
                                 .order_by(CalendarSource.id)))
 
 

@@ -1,10 +1,12 @@
 """Staff bring appointments in: .ics uploads, and the visits whose client needs fixing."""
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
+from sqlalchemy import func, select
 from wtforms import EmailField, SelectField, StringField
 from wtforms.validators import DataRequired, Optional
 
@@ -13,7 +15,7 @@ from outreach.clock import utcnow
 from outreach.extensions import db
 from outreach.models import Appointment, CalendarSource, ImportRun, Practitioner
 from outreach.scoping import get_scoped_or_404, scoped
-from outreach.services import calendar_intake, feeds
+from outreach.services import calendar_intake, feeds, removals
 from outreach.web.auth import roles_required
 
 bp = Blueprint("imports", __name__)
@@ -89,18 +91,72 @@ def fix_client(appointment_id: int):
     return render_template("imports/fix_client.html", form=form, appointment=appointment)
 
 
+IMPORTS_PER_PAGE = 20
+
+
 @bp.route("/sources")
 @roles_required("admin", "staff")
 def sources():
-    """Every calendar the practice imports from, with how its last import or sync went."""
+    """Every calendar the practice imports from with its counts, and every import, newest first (paged)."""
     form = FeedForm()
     form.practitioner.choices = _practitioner_choices()
-    calendars = db.session.scalars(scoped(CalendarSource).order_by(CalendarSource.kind, CalendarSource.name)).all()
+    calendars = db.session.scalars(scoped(CalendarSource).order_by(
+        CalendarSource.removed_at.is_not(None), CalendarSource.kind, CalendarSource.name, CalendarSource.id)).all()
     latest_runs = {
-        run.source_id: run
-        for run in db.session.scalars(scoped(ImportRun).order_by(ImportRun.id)).all()
+        source_id: db.session.get(ImportRun, run_id)
+        for source_id, run_id in db.session.execute(
+            select(ImportRun.source_id, func.max(ImportRun.id))
+            .where(ImportRun.practice_id == current_user.practice_id).group_by(ImportRun.source_id))
     }
-    return render_template("imports/sources.html", form=form, calendars=calendars, latest_runs=latest_runs)
+    runs = db.paginate(removals.import_runs(current_user.practice_id), per_page=IMPORTS_PER_PAGE, error_out=False)
+    counts = removals.calendar_counts(db.session, current_user.practice_id, utcnow())
+    return render_template("imports/sources.html", form=form, calendars=calendars, latest_runs=latest_runs,
+                           runs=runs, counts=counts, no_counts=removals.CalendarCounts())
+
+
+@bp.route("/imports/<int:import_run_id>/remove", methods=["GET", "POST"])
+@roles_required("admin", "staff")
+def remove_import(import_run_id: int):
+    """Confirm, then cancel the future visits this import brought in."""
+    run = get_scoped_or_404(ImportRun, import_run_id)
+    return _removal(run, removals.plan_import_removal, removals.remove_import,
+                    _("Removed the import of %(file)s.", file=run.filename))
+
+
+@bp.route("/sources/<int:source_id>/remove", methods=["GET", "POST"])
+@roles_required("admin", "staff")
+def remove_calendar(source_id: int):
+    """Confirm, then cancel every future visit of this calendar and stop it."""
+    source = get_scoped_or_404(CalendarSource, source_id)
+    return _removal(source, removals.plan_calendar_removal, removals.remove_calendar,
+                    _("Removed the calendar %(name)s.", name=source.name))
+
+
+def _removal(target: ImportRun | CalendarSource, plan, remove, done_message: str):
+    now = utcnow()
+    if request.method == "POST":
+        try:
+            removal = remove(db.session, target, actor=current_user, now=now)
+        except removals.RemovalError:
+            db.session.rollback()
+            flash(_("This was already removed, or brought nothing in."), "error")
+            return redirect(url_for("imports.sources"))
+        db.session.commit()
+        flash(done_message + " " + _removal_summary(removal), "success")
+        return redirect(url_for("imports.sources"))
+    return render_template("imports/remove.html", target=target, removal=plan(db.session, target, now),
+                           is_import=isinstance(target, ImportRun), shown=REMOVAL_VISITS_SHOWN)
+
+
+REMOVAL_VISITS_SHOWN = 50
+
+
+def _removal_summary(removal: removals.Removal) -> str:
+    return " ".join([
+        ngettext("%(num)d future visit cancelled;", "%(num)d future visits cancelled;", len(removal.visits)),
+        ngettext("%(num)d call task set aside;", "%(num)d call tasks set aside;", removal.call_tasks),
+        ngettext("%(num)d pending text cancelled.", "%(num)d pending texts cancelled.", removal.texts),
+    ])
 
 
 @bp.route("/sources/feeds", methods=["POST"])
@@ -129,7 +185,7 @@ def add_feed():
 @roles_required("admin", "staff")
 def sync_now(source_id: int):
     source = get_scoped_or_404(CalendarSource, source_id)
-    if source.kind != "feed":
+    if source.kind != "feed" or source.removed_at is not None:
         abort(404)
     jobs.dispatch(tasks.sync_feed, source.id)
     flash(_("Syncing %(name)s now.", name=source.name), "success")
