@@ -51,7 +51,7 @@ def test_staff_upload_a_calendar_and_get_a_report_per_file(staff, client):
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "week.ics" in page and "2 created" in page
-    assert "1 need a client" in page
+    assert "1 needs a client" in page
     assert "notes.txt" in page and "Not imported" in page
     assert db.session.scalar(db.select(db.func.count()).select_from(Appointment)) == 2
 

@@ -1,13 +1,13 @@
 """Staff bring appointments in: .ics uploads, and the visits whose client needs fixing."""
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import ngettext
+from flask_babel import get_locale, ngettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import func, select
-from wtforms import EmailField, SelectField, StringField
+from wtforms import DateField, EmailField, SelectField, StringField
 from wtforms.validators import DataRequired, Optional
 
 from outreach import jobs, tasks
@@ -15,16 +15,33 @@ from outreach.clock import utcnow
 from outreach.extensions import db
 from outreach.models import Appointment, CalendarSource, ImportRun, Practitioner
 from outreach.scoping import get_scoped_or_404, scoped
-from outreach.services import calendar_intake, feeds, removals
+from outreach.services import calendar_intake, feeds, import_words, removals
 from outreach.web.auth import roles_required
 
 bp = Blueprint("imports", __name__)
+
+
+@bp.app_context_processor
+def report_words() -> dict:
+    """Import reports and feed errors in the reader's language (see services/import_words.py)."""
+    locale = str(get_locale())
+    return {
+        "skipped_event_words": lambda item: import_words.skipped_event(item, locale),
+        "events_skipped_words": lambda count: import_words.events_skipped(count, locale),
+        "nothing_imported_words": lambda report: import_words.nothing_imported(report, locale, widen_with="page"),
+        "import_error_words": lambda error: import_words.import_error(error, locale),
+        "feed_problem_words": lambda run, error: import_words.feed_problem(
+            (run.report if run else {}).get("problem"), error, (run.report if run else {}).get("http_status"),
+            locale),
+    }
 
 
 class UploadForm(FlaskForm):
     practitioner = SelectField(_l("Practitioner"), coerce=int)
     files = FileField(_l("Calendar files (.ics)"), validators=[FileRequired()], render_kw={"multiple": True,
                                                                                             "accept": ".ics,text/calendar"})
+    first_day = DateField(_l("First day (default: two years ago)"), validators=[Optional()])
+    last_day = DateField(_l("Last day (default: 26 weeks ahead)"), validators=[Optional()])
 
 
 class FeedForm(FlaskForm):
@@ -56,7 +73,8 @@ def upload():
             # Each file is its own transaction: one bad file never undoes or blocks the others.
             report = calendar_intake.import_upload(
                 db.session, practitioner, upload.read(), upload.filename or "calendar.ics",
-                config=current_app.config, now=utcnow(),
+                config=current_app.config, now=utcnow(), window_start=form.first_day.data,
+                window_end=form.last_day.data,
             )
             db.session.commit()
             reports.append(report)
