@@ -80,11 +80,14 @@ def upload():
             reports.append(report)
     elif request.method == "POST":
         flash(_("Choose a practitioner and at least one .ics file."), "error")
-    attention = db.session.scalars(
+    attention = db.paginate(
         scoped(Appointment).where(Appointment.needs_attention.is_(True), Appointment.status != "cancelled",
-                                  Appointment.starts_at >= utcnow()).order_by(Appointment.starts_at).limit(50)
-    ).all()
+                                  Appointment.starts_at >= utcnow()).order_by(Appointment.starts_at, Appointment.id),
+        per_page=ATTENTION_PER_PAGE, error_out=False)
     return render_template("imports/upload.html", form=form, reports=reports, attention=attention)
+
+
+ATTENTION_PER_PAGE = 50
 
 
 @bp.route("/appointments/<int:appointment_id>/client", methods=["GET", "POST"])
