@@ -211,6 +211,8 @@ class CalendarSource(db.Model):
     last_success_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Staff removed the calendar: its future visits were cancelled and feeds stop syncing.
+    removed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     practitioner: Mapped[Practitioner] = relationship()
 
@@ -260,6 +262,8 @@ class ImportRun(db.Model):
     status: Mapped[str] = mapped_column(String(16))  # "imported" | "error" | "not_modified"
     report: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Staff removed this import: the future visits it brought in were cancelled.
+    removed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     source: Mapped[CalendarSource] = relationship()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from gettext import ngettext
 from pathlib import Path
 
 import click
@@ -24,7 +25,7 @@ from outreach.cli.options import Fits
 from outreach.clock import utcnow
 from outreach.extensions import db
 from outreach.models import CalendarSource, Practitioner
-from outreach.services import accounts, caldav_sync, calendar_intake, credentials, feeds
+from outreach.services import accounts, caldav_sync, calendar_intake, credentials, feeds, import_words
 from outreach.services.ics_import import (
     ImportLimits,
     ImportReport,
@@ -241,12 +242,14 @@ def _echo_report(report: ImportReport, as_json: bool, source: str | None = None)
         click.echo(f"{label}: not changed since the last sync")
         return
     click.echo(
-        f"{label}: {report.occurrences} appointments in the window: {report.created} new, {report.updated} updated, "
-        f"{report.cancelled} cancelled, {report.unchanged} unchanged"
+        f"{label}: {ngettext('%d appointment', '%d appointments', report.occurrences) % report.occurrences} in the "
+        f"window: {report.created} new, {report.updated} updated, {report.cancelled} cancelled, {report.unchanged} unchanged"
         + (f"; {report.needs_attention} without a recognisable client" if report.needs_attention else "")
-        + (f"; {len(report.skipped)} events skipped" if report.skipped else "")
+        + (f"; {import_words.events_skipped(len(report.skipped))}" if report.skipped else "")
     )
+    if why := import_words.nothing_imported(report.as_json()):
+        click.echo(f"  {why}")
     for item in report.skipped[:_SKIPPED_SHOWN]:
-        click.echo(f"  skipped {item['uid'] or '(no UID)'}: {item['reason']}")
+        click.echo(f"  skipped {import_words.skipped_event(item)}")
     if len(report.skipped) > _SKIPPED_SHOWN:
         click.echo(f"  ... and {len(report.skipped) - _SKIPPED_SHOWN} more")

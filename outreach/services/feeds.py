@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import socket
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -22,11 +23,12 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+import urllib3
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.models import CalendarSource, Practitioner
-from outreach.services import calendar_intake, public_http
+from outreach.services import calendar_intake, import_words, public_http
 from outreach.services.ics_import import (
     ImportLimits,
     ImportReport,
@@ -42,7 +44,16 @@ _CHUNK_BYTES = 64 * 1024
 
 
 class FeedError(Exception):
-    """A feed that could not be added or downloaded; the message is meant for staff."""
+    """A feed that could not be added or downloaded; the message is the technical detail.
+
+    `problem` (one of import_words' feed problems) is what the pages word
+    for staff in their language; `http_status` the server's answer, if any.
+    """
+
+    def __init__(self, message: str, problem: str | None = None, http_status: int | None = None) -> None:
+        super().__init__(message)
+        self.problem = problem
+        self.http_status = http_status
 
 
 @dataclass(frozen=True)
@@ -73,30 +84,56 @@ def download(url: str, headers: Mapping[str, str], timeout: float, max_bytes: in
             if response.status_code == 304:
                 return FeedResponse(status=304)
             if response.status_code != 200:
-                raise FeedError(f"the server answered {response.status_code} {response.reason or ''}".strip())
+                raise FeedError(f"the server answered {response.status_code} {response.reason or ''}".strip(),
+                                _answer_problem(response.status_code), response.status_code)
             declared = response.headers.get("Content-Length", "")
             if declared.isdigit() and int(declared) > max_bytes:
-                raise FeedError(_too_large(max_bytes))
+                raise _too_large(max_bytes)
             body = bytearray()
             for chunk in response.iter_content(_CHUNK_BYTES):
                 body += chunk
                 if len(body) > max_bytes:
-                    raise FeedError(_too_large(max_bytes))
+                    raise _too_large(max_bytes)
                 if time.monotonic() > give_up_at:
-                    raise FeedError(f"the download took longer than {timeout:g} seconds")
+                    raise FeedError(f"the download took longer than {timeout:g} seconds", import_words.TOO_SLOW)
             return FeedResponse(status=200, body=bytes(body), etag=response.headers.get("ETag"),
                                 last_modified=response.headers.get("Last-Modified"))
     except requests.Timeout as exc:
-        raise FeedError(f"the server did not answer within {timeout:g} seconds") from exc
+        raise FeedError(f"the server did not answer within {timeout:g} seconds", import_words.TOO_SLOW) from exc
     except requests.RequestException as exc:
         refused = public_http.refusal(exc)
         if refused:
-            raise FeedError(f"the feed was not downloaded: {refused}") from exc
-        raise FeedError(f"the feed could not be downloaded: {exc}") from exc
+            raise FeedError(f"the feed was not downloaded: {refused}", import_words.PRIVATE_ADDRESS) from exc
+        raise FeedError(f"the feed could not be downloaded: {exc}", _connection_problem(exc)) from exc
 
 
-def _too_large(max_bytes: int) -> str:
-    return f"the feed is larger than the {max_bytes / (1024 * 1024):.1f} MB limit"
+def _too_large(max_bytes: int) -> FeedError:
+    return FeedError(f"the feed is larger than the {max_bytes / (1024 * 1024):.1f} MB limit", import_words.TOO_LARGE)
+
+
+def _answer_problem(status: int) -> str:
+    if status in (401, 403):
+        return import_words.PASSWORD_REFUSED
+    if status in (404, 410):
+        return import_words.NOT_FOUND
+    return import_words.SERVER_ANSWERED
+
+
+def _connection_problem(exc: requests.RequestException) -> str:
+    """What kept requests from talking to the server: a name nobody knows, a bad certificate, or no answer."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return import_words.INSECURE
+    # requests wraps urllib3's MaxRetryError, whose `reason` is the error that really happened.
+    cause: BaseException | None = exc
+    for _ in range(10):
+        if isinstance(cause, (urllib3.exceptions.NameResolutionError, socket.gaierror)):
+            return import_words.ADDRESS_NOT_FOUND
+        wrapped = cause.args[0] if cause is not None and cause.args else None
+        cause = getattr(cause, "reason", None) or (wrapped if isinstance(wrapped, BaseException) else None) or (
+            cause.__cause__ if cause is not None else None)
+        if cause is None:
+            break
+    return import_words.NO_CONNECTION
 
 
 def feed_url(url: str) -> str:
@@ -167,7 +204,7 @@ def sync_feed(session: Session, source: CalendarSource, *, now: dt.datetime, lim
     except FeedError as exc:
         source.last_error = str(exc)
         report = ImportReport.failed(url, str(exc), source.id)
-        record_import_run(session, source, report, now)
+        record_import_run(session, source, report, now, problem=exc.problem, http_status=exc.http_status)
         return report
 
     if response.status == 304:
@@ -192,7 +229,9 @@ def sync_feed(session: Session, source: CalendarSource, *, now: dt.datetime, lim
 
 
 def all_feeds(session: Session) -> list[CalendarSource]:
-    return list(session.scalars(select(CalendarSource).where(CalendarSource.kind == "feed")
+    """Every feed but those staff removed."""
+    return list(session.scalars(select(CalendarSource).where(CalendarSource.kind == "feed",
+                                                             CalendarSource.removed_at.is_(None))
                                 .order_by(CalendarSource.id)))
 
 

@@ -16,21 +16,13 @@ import icalendar
 TOO_FREQUENT = {"SECONDLY": "second", "MINUTELY": "minute", "HOURLY": "hour"}
 
 
-def why_not_appointments(events: Iterable[icalendar.Event]) -> str | None:
-    """Why this series (its events, overrides included) is refused as appointments; None if it is not."""
+def too_frequent(events: Iterable[icalendar.Event]) -> str | None:
+    """The unit ("second", "minute", "hour") of a series (its events, overrides included) repeating more often
+    than daily, which is refused as appointments; None for any other series."""
     for event in events:
         rules = event.get("RRULE")
         for rule in rules if isinstance(rules, list) else [rules] if rules is not None else []:
             frequency = str((rule.get("FREQ") or [""])[0]).upper()
             if frequency in TOO_FREQUENT:
-                return (f"it repeats every {TOO_FREQUENT[frequency]} (FREQ={frequency}): a series more frequent "
-                        "than daily is not a set of appointments, so none of it was imported")
+                return TOO_FREQUENT[frequency]
     return None
-
-
-def refuse_if_too_frequent(uid: str, events: Iterable[icalendar.Event], report) -> bool:
-    """Records in the import `report` why the series `uid` is refused, if it is; says whether it is."""
-    reason = why_not_appointments(events)
-    if reason is not None:
-        report.skip(uid, reason)
-    return reason is not None

@@ -3,11 +3,13 @@ import json
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import get_locale, ngettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import EmailField, HiddenField, PasswordField, SelectField, SelectMultipleField, StringField
+from sqlalchemy import func, select
+from wtforms import DateField, EmailField, HiddenField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.widgets import CheckboxInput, ListWidget
 from wtforms.validators import DataRequired, Optional
 
@@ -16,7 +18,7 @@ from outreach.clock import utcnow
 from outreach.extensions import db
 from outreach.models import Appointment, CalDavCalendar, CalendarSource, Client, ImportRun, Practitioner
 from outreach.scoping import get_scoped_or_404, scoped
-from outreach.services import caldav_sync, calendar_intake, credentials, feeds
+from outreach.services import caldav_sync, calendar_intake, credentials, feeds, import_words, removals
 from outreach.services.ics_import import ImportLimits
 from outreach.web.auth import roles_required
 from outreach.web.validators import fits, flash_form_errors
@@ -24,10 +26,27 @@ from outreach.web.validators import fits, flash_form_errors
 bp = Blueprint("imports", __name__)
 
 
+@bp.app_context_processor
+def report_words() -> dict:
+    """Import reports and feed errors in the reader's language (see services/import_words.py)."""
+    locale = str(get_locale())
+    return {
+        "skipped_event_words": lambda item: import_words.skipped_event(item, locale),
+        "events_skipped_words": lambda count: import_words.events_skipped(count, locale),
+        "nothing_imported_words": lambda report: import_words.nothing_imported(report, locale, widen_with="page"),
+        "import_error_words": lambda error: import_words.import_error(error, locale),
+        "feed_problem_words": lambda run, error: import_words.feed_problem(
+            (run.report if run else {}).get("problem"), error, (run.report if run else {}).get("http_status"),
+            locale),
+    }
+
+
 class UploadForm(FlaskForm):
     practitioner = SelectField(_l("Practitioner"), coerce=int)
     files = FileField(_l("Calendar files (.ics)"), validators=[FileRequired()], render_kw={"multiple": True,
                                                                                             "accept": ".ics,text/calendar"})
+    first_day = DateField(_l("First day (default: two years ago)"), validators=[Optional()])
+    last_day = DateField(_l("Last day (default: 26 weeks ahead)"), validators=[Optional()])
 
 
 class FeedForm(FlaskForm):
@@ -87,17 +106,21 @@ def upload():
             # Each file is its own transaction: one bad file never undoes or blocks the others.
             report = calendar_intake.import_upload(
                 db.session, practitioner, upload.read(), upload.filename or "calendar.ics",
-                config=current_app.config, now=utcnow(),
+                config=current_app.config, now=utcnow(), window_start=form.first_day.data,
+                window_end=form.last_day.data,
             )
             db.session.commit()
             reports.append(report)
     elif request.method == "POST":
         flash(_("Choose a practitioner and at least one .ics file."), "error")
-    attention = db.session.scalars(
+    attention = db.paginate(
         scoped(Appointment).where(Appointment.needs_attention.is_(True), Appointment.status != "cancelled",
-                                  Appointment.starts_at >= utcnow()).order_by(Appointment.starts_at).limit(50)
-    ).all()
+                                  Appointment.starts_at >= utcnow()).order_by(Appointment.starts_at, Appointment.id),
+        per_page=ATTENTION_PER_PAGE, error_out=False)
     return render_template("imports/upload.html", form=form, reports=reports, attention=attention)
+
+
+ATTENTION_PER_PAGE = 50
 
 
 @bp.route("/appointments/<id:appointment_id>/client", methods=["GET", "POST"])
@@ -122,22 +145,77 @@ def fix_client(appointment_id: int):
     return render_template("imports/fix_client.html", form=form, appointment=appointment)
 
 
+IMPORTS_PER_PAGE = 20
+
+
 @bp.route("/sources")
 @roles_required("admin", "staff")
 def sources():
-    """Every calendar the practice imports from, with how its last import or sync went."""
+    """Every calendar the practice imports from with its counts, and every import, newest first (paged)."""
     form = FeedForm()
     form.practitioner.choices = _practitioner_choices()
     caldav_form = CalDavForm()
     caldav_form.practitioner.choices = form.practitioner.choices
-    calendars = db.session.scalars(scoped(CalendarSource).order_by(CalendarSource.kind, CalendarSource.name)).all()
+    calendars = db.session.scalars(scoped(CalendarSource).order_by(
+        CalendarSource.removed_at.is_not(None), CalendarSource.kind, CalendarSource.name, CalendarSource.id)).all()
     latest_runs = {
-        run.source_id: run
-        for run in db.session.scalars(scoped(ImportRun).order_by(ImportRun.id)).all()
+        source_id: db.session.get(ImportRun, run_id)
+        for source_id, run_id in db.session.execute(
+            select(ImportRun.source_id, func.max(ImportRun.id))
+            .where(ImportRun.practice_id == current_user.practice_id).group_by(ImportRun.source_id))
     }
     logins = {link.source_id: link.username for link in db.session.scalars(scoped(CalDavCalendar))}
+    runs = db.paginate(removals.import_runs(current_user.practice_id), per_page=IMPORTS_PER_PAGE, error_out=False)
+    counts = removals.calendar_counts(db.session, current_user.practice_id, utcnow())
     return render_template("imports/sources.html", form=form, caldav_form=caldav_form, calendars=calendars,
-                           latest_runs=latest_runs, logins=logins, problem_words=caldav_problem_words)
+                           latest_runs=latest_runs, logins=logins, problem_words=caldav_problem_words, runs=runs,
+                           counts=counts, no_counts=removals.CalendarCounts())
+
+
+
+@bp.route("/imports/<id:import_run_id>/remove", methods=["GET", "POST"])
+@roles_required("admin", "staff")
+def remove_import(import_run_id: int):
+    """Confirm, then cancel the future visits this import brought in."""
+    run = get_scoped_or_404(ImportRun, import_run_id)
+    return _removal(run, removals.plan_import_removal, removals.remove_import,
+                    _("Removed the import of %(file)s.", file=run.filename))
+
+
+@bp.route("/sources/<id:source_id>/remove", methods=["GET", "POST"])
+@roles_required("admin", "staff")
+def remove_calendar(source_id: int):
+    """Confirm, then cancel every future visit of this calendar and stop it."""
+    source = get_scoped_or_404(CalendarSource, source_id)
+    return _removal(source, removals.plan_calendar_removal, removals.remove_calendar,
+                    _("Removed the calendar %(name)s.", name=source.name))
+
+
+def _removal(target: ImportRun | CalendarSource, plan, remove, done_message: str):
+    now = utcnow()
+    if request.method == "POST":
+        try:
+            removal = remove(db.session, target, actor=current_user, now=now)
+        except removals.RemovalError:
+            db.session.rollback()
+            flash(_("This was already removed, or brought nothing in."), "error")
+            return redirect(url_for("imports.sources"))
+        db.session.commit()
+        flash(done_message + " " + _removal_summary(removal), "success")
+        return redirect(url_for("imports.sources"))
+    return render_template("imports/remove.html", target=target, removal=plan(db.session, target, now),
+                           is_import=isinstance(target, ImportRun), shown=REMOVAL_VISITS_SHOWN)
+
+
+REMOVAL_VISITS_SHOWN = 50
+
+
+def _removal_summary(removal: removals.Removal) -> str:
+    return " ".join([
+        ngettext("%(num)d future visit cancelled;", "%(num)d future visits cancelled;", len(removal.visits)),
+        ngettext("%(num)d call task set aside;", "%(num)d call tasks set aside;", removal.call_tasks),
+        ngettext("%(num)d pending text cancelled.", "%(num)d pending texts cancelled.", removal.texts),
+    ])
 
 
 @bp.route("/sources/feeds", methods=["POST"])
@@ -167,6 +245,8 @@ def add_feed():
 @roles_required("admin", "staff")
 def sync_now(source_id: int):
     source = get_scoped_or_404(CalendarSource, source_id)
+    if source.removed_at is not None:
+        abort(404)
     if source.kind == "feed":
         jobs.dispatch(tasks.sync_feed, source.id)
     elif source.kind == caldav_sync.KIND:
@@ -235,7 +315,7 @@ def choose_caldav():
     return redirect(url_for("imports.sources"))
 
 
-@bp.route("/sources/<int:source_id>/caldav", methods=["GET", "POST"])
+@bp.route("/sources/<id:source_id>/caldav", methods=["GET", "POST"])
 @roles_required("admin", "staff")
 def caldav_login(source_id: int):
     """Staff replace a CalDAV calendar's login; the saved password is never shown."""

@@ -25,7 +25,8 @@ from outreach.clock import utcnow
 from outreach.extensions import db
 from outreach.models import LOCALES, Appointment, CallTask, InboundMessage, Notification, Practitioner
 from outreach.scoping import get_scoped_or_404, scoped, visible_appointments
-from outreach.services import arrival_texts, audit
+from outreach.services import arrival_texts, audit, outcomes, visit_days
+from outreach.services.call_lists import WeekError
 from outreach.services.notification_status import PENDING
 from outreach.services.sms_cost import SmsCost, sms_cost
 from outreach.web.auth import roles_required
@@ -95,6 +96,61 @@ def show(appointment_id: int):
                                     .order_by(CallTask.id)).all()
     return render_template("visits/show.html", appointment=appointment, texts=texts, replies=replies,
                            call_tasks=call_tasks, default_eta=current_user.practice.arrival_lead_minutes)
+
+
+# --- the front desk: any day, and the first visits without an outcome ---------------------------------
+
+UNMARKED_PER_PAGE = 50
+
+
+def _chosen_practitioner_id() -> int | None:
+    """Whose visits: one practitioner's (`?practitioner=`), else everybody's; a practitioner always sees their own."""
+    if not current_user.sees_all_practitioners:
+        return current_user.practitioner.id if current_user.practitioner else -1
+    requested = request.args.get("practitioner", type=int)
+    return get_scoped_or_404(Practitioner, requested).id if requested else None
+
+
+@bp.route("/visits/day")
+@login_required
+def day():
+    """Every visit of one day with what became of it, to mark attended / no-show afterwards."""
+    practice = current_user.practice
+    today = utcnow().astimezone(ZoneInfo(practice.timezone)).date()
+    try:
+        shown = dt.date.fromisoformat(request.args["date"]) if request.args.get("date") else today
+    except ValueError:
+        abort(400, _("Choose a day like %(example)s.", example=today.isoformat()))
+    practitioner_id = _chosen_practitioner_id()
+    appointments = db.session.scalars(visit_days.visits_of_day(practice, shown, practitioner_id)).all()
+    return render_template(
+        "visits/day.html", day=shown, today=today, appointments=appointments, practitioner_id=practitioner_id,
+        first_visits=visit_days.first_visit_ids(db.session, [a.id for a in appointments]),
+        practitioners=_practitioners_to_choose(), previous_day=shown - dt.timedelta(days=1),
+        next_day=shown + dt.timedelta(days=1))
+
+
+@bp.route("/visits/unmarked")
+@login_required
+def unmarked():
+    """The first visits of the outcomes page's weeks that have no outcome yet (the figures leave them out)."""
+    practice = current_user.practice
+    default = outcomes.recent_weeks(practice, utcnow(), 12)
+    try:
+        weeks = outcomes.weeks_between(request.args.get("from") or default[0], request.args.get("to") or default[-1])
+    except WeekError:
+        abort(400, _("Choose weeks like 2026-W40, the first no later than the last, at most two years apart."))
+    practitioner_id = _chosen_practitioner_id()
+    pages = db.paginate(outcomes.unmarked_first_visits(practice, weeks, practitioner_id),
+                        per_page=UNMARKED_PER_PAGE, error_out=False)
+    return render_template("visits/unmarked.html", pages=pages, weeks=weeks, practitioner_id=practitioner_id,
+                           practitioners=_practitioners_to_choose())
+
+
+def _practitioners_to_choose() -> list[Practitioner]:
+    if not current_user.sees_all_practitioners:
+        return []
+    return db.session.scalars(scoped(Practitioner).order_by(Practitioner.full_name)).all()
 
 
 def _visit_or_404(appointment_id: int) -> Appointment:
