@@ -361,7 +361,7 @@ def test_a_rule_repeating_every_minute_for_decades_is_skipped(source):
     report, seconds = timed_import(source, vcalendar(vevent("old", "DTSTART:20010101T000000Z",
                                                             EVERY_MINUTE_DAILY, "SUMMARY:x")))
     assert seconds < 5
-    assert report.skipped[0]["reason"].startswith("repeats every day since 2001-01-01")
+    assert report.skipped[0]["reason"].startswith("it repeats every day since long before the import window")
 
 
 def test_ten_thousand_nested_components_are_refused(source):
