@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, unquote, urlsplit
 
 import caldav
-import niquests
 from caldav.elements import cdav, dav
 from caldav.lib import error as caldav_error
+from caldav.lib.http_sync import requests as caldav_http  # niquests, or requests where niquests is not installed
 from lxml import etree
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -362,11 +362,11 @@ def _errors_in_words() -> Iterator[None]:
         raise CalDavError(NOT_FOUND) from exc
     except (caldav_error.DAVError, etree.LxmlError) as exc:
         raise CalDavError(NOT_CALDAV) from exc
-    except niquests.exceptions.Timeout as exc:
+    except caldav_http.exceptions.Timeout as exc:
         raise CalDavError(f"{UNREACHABLE} (no answer in time)") from exc
-    except niquests.exceptions.ConnectionError as exc:
+    except caldav_http.exceptions.ConnectionError as exc:
         if "NameResolution" in repr(exc) or "Name or service not known" in str(exc):
             raise CalDavError(NOT_FOUND) from exc
         raise CalDavError(UNREACHABLE) from exc
-    except niquests.exceptions.RequestException as exc:
+    except caldav_http.exceptions.RequestException as exc:
         raise CalDavError(f"{UNREACHABLE} ({type(exc).__name__})") from exc
