@@ -412,3 +412,21 @@ def test_staff_upload_calendars_saved_in_utf16_and_utf32(make, live_server):
     page = browser.post(f"{live_server.url}/imports", data={"practitioner": glen.id}, timeout=30,
                         files={"files": ("letter.ics", not_a_calendar, "text/calendar")})
     assert "not an iCalendar file" in page.text
+
+
+# --- A call script cannot keep the server busy ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("script", [
+    '{{ "x" * 100000000 }}', '{{ "%100000000d" % 1 }}', '{{ "{:>100000000}".format(1) }}',
+    '{{ client_first_name.ljust(100000000) }}', "{{ 9 ** 9 ** 9 }}",
+    '{% for a in "x" * 1000 %}{% for b in "y" * 1000 %}.{% endfor %}{% endfor %}',
+    "{% set a = client_first_name ~ client_first_name %}{% set b = a ~ a %}{{ b }}",
+])
+def test_a_script_that_would_grow_without_bound_is_refused_at_once(make, live_server, script):
+    make.practitioner(make.practice("Smile Dental"), email="glen@smile.example")
+    started = time.perf_counter()
+    preview = signed_in(live_server, "glen@smile.example").post(
+        f"{live_server.url}/settings/script/preview", data={"script_template": script}, timeout=30).json()
+    assert preview["error"] and "not available in a call script" in preview["error"]
+    assert time.perf_counter() - started < 5
