@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from outreach.models import LOCALES, MAX_ID, ROLES, Practice, Practitioner, User, new_session_token
