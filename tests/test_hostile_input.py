@@ -37,9 +37,11 @@ HOSTILE_VALUES = {
     "look-alike digits": "١٢٣²",
     "markup": "<script>alert(1)</script>' OR '1'='1",
     "odd times and weeks": "25:99 2026-W99 1e309 NaN",
+    "the calendar's last week": "9999-W52",
+    "the calendar's first week": "0001-W01",
 }
 HOSTILE_PATH_SEGMENTS = ("99999999999999999999", "3000000000", "-1", "0", "abc", "%00", "1.5", "%FF%FE",
-                         "x" * 5000, "2026-W99", "0000-W00")
+                         "x" * 5000, "2026-W99", "0000-W00", "0001-W01", "9999-W52")
 HOSTILE_FILES = {
     "hostile name.ics": ("../../" + "é" * 400 + ".ics", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"),
     "nul in the calendar": ("nul.ics", b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:\x00\r\nDTSTART:20261208T150000Z\r\n"

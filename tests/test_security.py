@@ -430,3 +430,20 @@ def test_a_script_that_would_grow_without_bound_is_refused_at_once(make, live_se
         f"{live_server.url}/settings/script/preview", data={"script_template": script}, timeout=30).json()
     assert preview["error"] and "not available in a call script" in preview["error"]
     assert time.perf_counter() - started < 5
+
+
+# --- Days and weeks at the ends of the calendar ---------------------------------------------------------
+
+
+def test_weeks_and_days_at_the_ends_of_the_calendar_are_clear_errors(make, live_server, runner):
+    practice = make.practice("Smile Dental")
+    make.user(practice, role="admin", email="admin@smile.example")
+    make.practitioner(practice, email="glen@smile.example")
+    browser = signed_in(live_server, "admin@smile.example")
+    for week in ("0001-W01", "9999-W52"):
+        assert browser.get(f"{live_server.url}/week/{week}", timeout=10).status_code == 404
+        assert browser.get(f"{live_server.url}/outcomes", params={"from": week, "to": week},
+                           timeout=10).status_code == 400
+    for arguments in (["notifications", "--date", "9999-12-31"], ["build-call-lists", "--week", "0001-W01"]):
+        result = runner.invoke(cli, arguments)
+        assert result.exit_code == 2 and "between 1900 and 2999" in result.output, arguments
