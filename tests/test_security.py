@@ -447,3 +447,11 @@ def test_weeks_and_days_at_the_ends_of_the_calendar_are_clear_errors(make, live_
     for arguments in (["notifications", "--date", "9999-12-31"], ["build-call-lists", "--week", "0001-W01"]):
         result = runner.invoke(cli, arguments)
         assert result.exit_code == 2 and "between 1900 and 2999" in result.output, arguments
+
+
+def test_signing_in_never_sends_people_to_another_site(make, live_server):
+    make.user(make.practice("Smile Dental"), role="admin", email="admin@smile.example")
+    for target in ("//evil.example/", "/\\evil.example/", "/\t/evil.example/", "https://evil.example/"):
+        response = requests.post(f"{live_server.url}/login", params={"next": target}, allow_redirects=False,
+                                 data={"email": "admin@smile.example", "password": Factory.PASSWORD}, timeout=10)
+        assert response.status_code == 302 and response.headers["Location"] == "/", target
