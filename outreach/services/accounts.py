@@ -212,4 +212,4 @@ def user_for_session(session: Session, session_id: str) -> User | None:
     user = session.get(User, int(user_id))
     if user is None or not user.active or not user.session_token:
         return None
-    return user if hmac.compare_digest(user.session_token, token) else None
+    return user if hmac.compare_digest(user.session_token.encode(), token.encode()) else None
