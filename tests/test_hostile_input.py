@@ -4,7 +4,8 @@ An admin (who may open the most pages) sends, over real HTTP, odd values for
 every route parameter of the URL map and for every field of every form the
 pages show (plus the query arguments the routes read): huge, negative and
 non-numeric ids, over-long text, NUL bytes, bytes that are not UTF-8,
-look-alike digits, markup, and a field given twice. The routes come from the
+look-alike digits, markup, and a field given twice; and Twilio's webhooks, signed, with the
+same values in every field Twilio sends. The routes come from the
 URL map, the fields from the pages' own forms, so a new route or field is
 covered without touching this test. A few hundred requests per database.
 """
@@ -36,9 +37,11 @@ HOSTILE_VALUES = {
     "look-alike digits": "١٢٣²",
     "markup": "<script>alert(1)</script>' OR '1'='1",
     "odd times and weeks": "25:99 2026-W99 1e309 NaN",
+    "the calendar's last week": "9999-W52",
+    "the calendar's first week": "0001-W01",
 }
 HOSTILE_PATH_SEGMENTS = ("99999999999999999999", "3000000000", "-1", "0", "abc", "%00", "1.5", "%FF%FE",
-                         "x" * 5000, "2026-W99", "0000-W00")
+                         "x" * 5000, "2026-W99", "0000-W00", "0001-W01", "9999-W52")
 HOSTILE_FILES = {
     "hostile name.ics": ("../../" + "é" * 400 + ".ics", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"),
     "nul in the calendar": ("nul.ics", b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:\x00\r\nDTSTART:20261208T150000Z\r\n"
@@ -91,7 +94,7 @@ def practice_with_everything(make):
     db.session.add_all([attempt, notification, reply])
     db.session.commit()
     return {"practitioner_id": glen.id, "appointment_id": visit.id, "client_id": client.id, "task_id": task.id,
-            "attempt_id": attempt.id, "source_id": feed.id, "week": "2026-W50"}
+            "attempt_id": attempt.id, "source_id": feed.id, "notification_id": notification.id, "week": "2026-W50"}
 
 
 def _signed_in_admin(base_url: str) -> requests.Session:
@@ -110,7 +113,11 @@ def _routes(app):
             yield rule, method
 
 
-def test_hostile_input_never_breaks_the_served_app(app, live_server, practice_with_everything, caplog):
+TWILIO_FIELDS = ("AccountSid", "CallSid", "ParentCallSid", "CallStatus", "CallDuration", "AnsweredBy", "MessageSid",
+                 "SmsSid", "MessageStatus", "ErrorCode", "From", "To", "Body")
+
+
+def test_hostile_input_never_breaks_the_served_app(fake_twilio, app, live_server, practice_with_everything, caplog):
     caplog.set_level(logging.INFO)
     admin = _signed_in_admin(live_server.url)
     answers: list[tuple[int, str]] = []
@@ -159,6 +166,19 @@ def test_hostile_input_never_breaks_the_served_app(app, live_server, practice_wi
             for filename, content in HOSTILE_FILES.values():
                 send(method, path, form={"practitioner": str(practice_with_everything["practitioner_id"])},
                      files={"files": (filename, content, "text/calendar")})
+
+    # Twilio's webhooks, signed as Twilio signs them: hostile in every field, and with this call's own SIDs.
+    own = {"AccountSid": fake_twilio.account_sid, "CallSid": "CA" + "1" * 32, "ParentCallSid": "CA" + "1" * 32}
+    for rule, method in _routes(app):
+        if not rule.endpoint.startswith("twilio."):
+            continue
+        url = live_server.url + rule.build(practice_with_everything, append_unknown=False)[1]
+        url += f"?notification={practice_with_everything['notification_id']}"
+        for value in HOSTILE_VALUES.values():
+            if isinstance(value, str):
+                hostile = {field: value for field in TWILIO_FIELDS}
+                for params in (hostile, {**hostile, **own}):
+                    answers.append((fake_twilio.post_signed(url, params) or 599, f"signed POST {url}"))
 
     assert len(answers) > 300
     # Still signed in: the answers above were the admin's, not the sign-in page's.

@@ -412,3 +412,46 @@ def test_staff_upload_calendars_saved_in_utf16_and_utf32(make, live_server):
     page = browser.post(f"{live_server.url}/imports", data={"practitioner": glen.id}, timeout=30,
                         files={"files": ("letter.ics", not_a_calendar, "text/calendar")})
     assert "not an iCalendar file" in page.text
+
+
+# --- A call script cannot keep the server busy ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("script", [
+    '{{ "x" * 100000000 }}', '{{ "%100000000d" % 1 }}', '{{ "{:>100000000}".format(1) }}',
+    '{{ client_first_name.ljust(100000000) }}', "{{ 9 ** 9 ** 9 }}",
+    '{% for a in "x" * 1000 %}{% for b in "y" * 1000 %}.{% endfor %}{% endfor %}',
+    "{% set a = client_first_name ~ client_first_name %}{% set b = a ~ a %}{{ b }}",
+])
+def test_a_script_that_would_grow_without_bound_is_refused_at_once(make, live_server, script):
+    make.practitioner(make.practice("Smile Dental"), email="glen@smile.example")
+    started = time.perf_counter()
+    preview = signed_in(live_server, "glen@smile.example").post(
+        f"{live_server.url}/settings/script/preview", data={"script_template": script}, timeout=30).json()
+    assert preview["error"] and "not available in a call script" in preview["error"]
+    assert time.perf_counter() - started < 5
+
+
+# --- Days and weeks at the ends of the calendar ---------------------------------------------------------
+
+
+def test_weeks_and_days_at_the_ends_of_the_calendar_are_clear_errors(make, live_server, runner):
+    practice = make.practice("Smile Dental")
+    make.user(practice, role="admin", email="admin@smile.example")
+    make.practitioner(practice, email="glen@smile.example")
+    browser = signed_in(live_server, "admin@smile.example")
+    for week in ("0001-W01", "9999-W52"):
+        assert browser.get(f"{live_server.url}/week/{week}", timeout=10).status_code == 404
+        assert browser.get(f"{live_server.url}/outcomes", params={"from": week, "to": week},
+                           timeout=10).status_code == 400
+    for arguments in (["notifications", "--date", "9999-12-31"], ["build-call-lists", "--week", "0001-W01"]):
+        result = runner.invoke(cli, arguments)
+        assert result.exit_code == 2 and "between 1900 and 2999" in result.output, arguments
+
+
+def test_signing_in_never_sends_people_to_another_site(make, live_server):
+    make.user(make.practice("Smile Dental"), role="admin", email="admin@smile.example")
+    for target in ("//evil.example/", "/\\evil.example/", "/\t/evil.example/", "https://evil.example/"):
+        response = requests.post(f"{live_server.url}/login", params={"next": target}, allow_redirects=False,
+                                 data={"email": "admin@smile.example", "password": Factory.PASSWORD}, timeout=10)
+        assert response.status_code == 302 and response.headers["Location"] == "/", target

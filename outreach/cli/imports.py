@@ -21,7 +21,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from outreach.cli.options import Fits
+from outreach.cli.options import Day, Fits
 from outreach.clock import utcnow
 from outreach.extensions import db
 from outreach.models import CalendarSource, Practitioner
@@ -52,9 +52,9 @@ def register(cli: click.Group) -> None:
 @click.argument("paths", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
 @click.option("--practitioner", "email", required=True, help="The practitioner's sign-in e-mail.")
-@click.option("--window-start", type=click.DateTime(["%Y-%m-%d"]),
+@click.option("--window-start", type=Day(),
               help="First day to import (default: two years ago).")
-@click.option("--window-end", type=click.DateTime(["%Y-%m-%d"]),
+@click.option("--window-end", type=Day(),
               help="Last day to import (default: 26 weeks ahead).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON report per file per line.")
 @with_appcontext

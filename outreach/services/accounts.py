@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from outreach.models import LOCALES, MAX_ID, ROLES, Practice, Practitioner, User, new_session_token
@@ -208,11 +207,12 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
 
 
 def user_for_session(session: Session, session_id: str) -> User | None:
-    """The user a session names as "<id>:<token>" (`User.get_id`), if that session is still theirs."""
+    """The user a session names as "<id>:<token>" (`User.get_id`), if that session is still theirs and they
+    may still sign in."""
     user_id, _, token = session_id.partition(":")
     if not user_id.isdecimal() or not 1 <= int(user_id) <= MAX_ID:
         return None
     user = session.get(User, int(user_id))
-    if user is None or not user.session_token or not hmac.compare_digest(user.session_token, token):
+    if user is None or not user.active or not user.session_token:
         return None
-    return user
+    return user if hmac.compare_digest(user.session_token.encode(), token.encode()) else None

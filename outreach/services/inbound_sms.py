@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from outreach.models import LOCALES, Appointment, Client, InboundMessage, Practice
 from outreach.services import audit, consent, practice_numbers
+from outreach.services.lengths import clipped
 from outreach.services.phones import display as display_phone
 
 # Twilio's standard opt-out and opt-in keywords: the whole message, any case.
@@ -64,7 +65,8 @@ def receive(session: Session, *, message_sid: str, from_phone: str, to_phone: st
     message = InboundMessage(
         practice_id=practice.id, client_id=client.id if client else None,
         appointment_id=_nearest_appointment_id(session, client, now) if client else None,
-        message_sid=message_sid, from_phone=from_phone, to_phone=to_phone, body=body, kind=keyword_kind(body),
+        message_sid=message_sid, from_phone=clipped(from_phone, InboundMessage.from_phone),
+        to_phone=clipped(to_phone, InboundMessage.to_phone), body=body, kind=keyword_kind(body),
         received_at=now,
     )
     session.add(message)

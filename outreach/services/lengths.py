@@ -15,3 +15,9 @@ def max_length(column: InstrumentedAttribute) -> int | None:
 def too_long(value: str | None, column: InstrumentedAttribute) -> bool:
     limit = max_length(column)
     return value is not None and limit is not None and len(value) > limit
+
+
+def clipped(value: str | None, column: InstrumentedAttribute) -> str | None:
+    """`value` cut to what `column` holds: for what others send us (webhooks), which we cannot refuse."""
+    limit = max_length(column)
+    return value if value is None or limit is None else value[:limit]

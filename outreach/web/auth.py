@@ -79,4 +79,7 @@ def _safe_next(target: str | None) -> str | None:
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/"):
         return None
+    # Browsers read "/\\evil.example" as "//evil.example", and drop tabs and newlines before reading.
+    if target.startswith("//") or "\\" in target or any(ord(char) < 32 for char in target):
+        return None
     return target
