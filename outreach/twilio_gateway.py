@@ -421,8 +421,9 @@ class ConsoleGateway(TwilioGateway):
                     if call.to == to and call.from_ == from_ and call.date_created >= since_utc]
 
     def validate_signature(self, url: str, params: Mapping, signature: str | None) -> bool:
-        # Console callbacks come from this process, not from Twilio.
-        return True
+        # Without an auth token nothing can be validated, so no webhook is believed: the console's
+        # own status changes reach the app through `status_sink`, never over HTTP.
+        return False
 
     def _walk(self, kind: str, steps: list[dict]) -> None:
         if self._status_sink is None:

@@ -445,8 +445,8 @@ def test_help_is_answered_with_the_practices_contact_and_replies_are_idempotent(
     assert (reply.kind, reply.body, reply.appointment_id) == ("reply", "Gate code is 1234", sent_text.appointment.id)
     assert db.session.scalar(select(func.count()).select_from(InboundMessage)) == 2
     assert db.session.get(Client, sent_text.client.id).opted_out_at is None
-    # A text to a number no practice has is acknowledged and dropped.
-    assert fake_twilio.send_inbound_sms(inbound, from_=ANNA_PHONE, to="+12025550177", body="hi") == 200
+    # A text to a number no practice has is logged and refused.
+    assert fake_twilio.send_inbound_sms(inbound, from_=ANNA_PHONE, to="+12025550177", body="hi") == 404
 
 
 # --- pages ---------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from outreach.services.ics_import import (
     import_calendar,
     is_at_client_place,
 )
+from outreach.services.ics_import.context import Deadline
 
 UTC = dt.UTC
 NOW = dt.datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
@@ -306,14 +307,14 @@ def test_a_failing_file_leaves_the_database_as_it_was(source, monkeypatch):
     run_import(source, vcalendar(vevent("kept", "DTSTART:20260305T150000Z", "SUMMARY:Kim Lee",
                                         "DESCRIPTION:+1 415 555 0199")))
     clients_before = db.session.scalar(select(func.count()).select_from(Client))
-    real_check = ics_import._Deadline.check
+    real_check = Deadline.check
 
     def fail_before_saving_appointments(deadline, doing):
         if doing == "saving appointments":  # new clients are already written by then
             raise ics_import.ImportFailed("the disk is full")
         real_check(deadline, doing)
 
-    monkeypatch.setattr(ics_import._Deadline, "check", fail_before_saving_appointments)
+    monkeypatch.setattr(Deadline, "check", fail_before_saving_appointments)
     report = run_import(source, vcalendar(
         vevent("kept", "DTSTART:20260305T160000Z", "SEQUENCE:1", "SUMMARY:Kim Lee"),
         vevent("new", "DTSTART:20260306T150000Z", "SUMMARY:Lea Roy", "DESCRIPTION:+1 415 555 0188"),

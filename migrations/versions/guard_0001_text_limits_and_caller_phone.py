@@ -1,13 +1,13 @@
 """Text window and per-client limits per practice; a phone for staff who call on a practitioner's behalf
 
 Revision ID: guard_0001
-Revises: d660e01931dd
+Revises: sec_0002
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "guard_0001"
-down_revision = "d660e01931dd"
+down_revision = "sec_0002"
 branch_labels = None
 depends_on = None
 

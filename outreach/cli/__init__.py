@@ -20,9 +20,12 @@ def register_commands(app: Flask) -> None:
 
 
 def _create_app() -> Flask:
-    from outreach import create_app
+    from outreach import MissingSecretKey, create_app
 
-    return create_app()
+    try:
+        return create_app()
+    except MissingSecretKey as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)

@@ -313,11 +313,31 @@ def empty_twiml() -> str:
     return str(VoiceResponse())
 
 
+def is_about(attempt: CallAttempt, params: dict, *, leg: str) -> bool:
+    """Whether a Twilio callback is about this attempt's own calls.
+
+    The practitioner's ("parent") leg carries the attempt's CallSid; the client's
+    leg carries the parent's SID as ParentCallSid and its own CallSid, which
+    the first callback of that leg makes the attempt's. A signed callback of
+    any other call (another attempt's, another practice's) is not about it.
+    """
+    if not attempt.call_sid:
+        return False
+    if leg == "parent":
+        return params.get("CallSid") == attempt.call_sid
+    client_sid = params.get("CallSid")
+    return (params.get("ParentCallSid") == attempt.call_sid and bool(client_sid)
+            and attempt.client_call_sid in (None, client_sid))
+
+
 def apply_call_status(session: Session, attempt: CallAttempt, params: dict, *, leg: str, now: dt.datetime) -> bool:
     """Applies one status callback for the practitioner's ("parent") or client's leg.
 
-    Returns whether anything changed: a repeated or out-of-date callback changes nothing.
+    Returns whether anything changed: a repeated or out-of-date callback, or
+    one about another call (`is_about`), changes nothing.
     """
+    if not is_about(attempt, params, leg=leg):
+        return False
     status = params.get("CallStatus") or params.get("DialCallStatus")
     if status not in _PROGRESS and status not in FINAL_STATUSES:
         return False
@@ -326,23 +346,26 @@ def apply_call_status(session: Session, attempt: CallAttempt, params: dict, *, l
         return False
     duration = params.get("CallDuration") or params.get("DialCallDuration")
     if leg == "parent":
-        if params.get("CallSid") and attempt.call_sid and params["CallSid"] != attempt.call_sid:
-            return False
         attempt.status = status
-        if duration and duration.isdigit():
+        if _is_seconds(duration):
             attempt.duration_seconds = int(duration)
         if is_final(status):
             attempt.ended_at = now
     else:
         attempt.client_status = status
-        attempt.client_call_sid = attempt.client_call_sid or params.get("CallSid")
+        attempt.client_call_sid = params["CallSid"]
         if params.get("AnsweredBy"):
-            attempt.answered_by = params["AnsweredBy"]
-        if duration and duration.isdigit():
+            attempt.answered_by = params["AnsweredBy"][:32]
+        if _is_seconds(duration):
             attempt.client_duration_seconds = int(duration)
     audit.record(session, practice_id=attempt.practice_id, action=f"call.{leg}_status", obj=attempt,
                  actor=audit.TWILIO, status=status, duration=duration)
     return True
+
+
+def _is_seconds(value: str | None) -> bool:
+    """A call's length as Twilio writes it: ASCII digits, less than a few years."""
+    return bool(value) and value.isascii() and value.isdigit() and len(value) <= 8
 
 
 def record_outcome(

@@ -39,7 +39,6 @@ No Flask here: the web, the CLI and tests call it with a session.
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -62,6 +61,7 @@ from outreach.models import (
     Practice,
     Practitioner,
 )
+from outreach.services import csv_files
 from outreach.services.call_lists import WeekError, next_week, parse_week, week_label
 from outreach.services.visit_outcomes import effective_outcome
 
@@ -496,9 +496,9 @@ def write_csv(rows: Iterable[ExportRow], out: TextIO) -> None:
             return "yes" if value else "no"
         if isinstance(value, dt.datetime):
             return value.isoformat()
-        return str(value)
+        return value
 
-    writer = csv.writer(out)
+    writer = csv_files.writer(out)
     writer.writerow(EXPORT_COLUMNS)
     for row in rows:
         writer.writerow([cell(getattr(row, column)) for column in EXPORT_COLUMNS])

@@ -34,9 +34,9 @@ def to_e164(raw: str, region: str = "US") -> str:
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException as exc:
-        raise InvalidPhone(f"{raw!r} is not a phone number ({exc})") from exc
+        raise InvalidPhone(f"{raw[:40]!r} is not a phone number ({exc})") from exc
     if not phonenumbers.is_valid_number(number):
-        raise InvalidPhone(f"{raw!r} is not a valid phone number")
+        raise InvalidPhone(f"{raw[:40]!r} is not a valid phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

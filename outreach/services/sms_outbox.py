@@ -425,7 +425,9 @@ def apply_status_callback(session: Session, params: Mapping[str, str], *,
     status = params.get("MessageStatus") or params.get("SmsStatus")
     if not sid or not status:
         return None
-    error_code = int(params["ErrorCode"]) if params.get("ErrorCode") else None
+    written_code = params.get("ErrorCode") or ""
+    # Twilio's error codes are five digits; anything else is no code we could show.
+    error_code = int(written_code) if written_code.isdigit() and len(written_code) <= 6 else None
     notification = session.scalar(select(Notification).where(Notification.message_sid == sid))
     if notification is None and notification_id is not None:
         candidate = session.get(Notification, notification_id)

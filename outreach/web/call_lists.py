@@ -30,6 +30,7 @@ from outreach.services import audit, call_lists, scripts
 from outreach.services.phones import client_zone
 from outreach.services.phones import display as display_phone
 from outreach.web.auth import roles_required
+from outreach.web.ids import id_arg
 
 bp = Blueprint("call_lists", __name__)
 
@@ -43,7 +44,7 @@ CALLING_HINTS = {
 
 def _practitioner_for_request() -> Practitioner:
     """Whose list or script this request is about (404 for anyone else's)."""
-    requested = request.values.get("practitioner", type=int)
+    requested = request.values.get("practitioner", type=id_arg)
     if current_user.role == "practitioner":
         own = current_user.practitioner
         if requested is not None and requested != own.id:

@@ -74,7 +74,7 @@ def _card_message(task: CallTask, message: str, *, ok: bool, status_url: str | N
     return _back_to_list(task)
 
 
-@bp.route("/tasks/<int:task_id>/call", methods=["POST"])
+@bp.route("/tasks/<id:task_id>/call", methods=["POST"])
 @login_required
 def call(task_id: int):
     """Starts the call, then waits (a few seconds) for Twilio's answer to the create before saying anything."""
@@ -108,7 +108,7 @@ def _wait_for_twilios_answer(attempt: CallAttempt) -> CallAttempt:
         time.sleep(0.2)
 
 
-@bp.route("/attempts/<int:attempt_id>/status")
+@bp.route("/attempts/<id:attempt_id>/status")
 @login_required
 def attempt_status(attempt_id: int):
     attempt = get_scoped_or_404(CallAttempt, attempt_id)
@@ -128,7 +128,7 @@ def attempt_status(attempt_id: int):
     )
 
 
-@bp.route("/tasks/<int:task_id>/outcome", methods=["POST"])
+@bp.route("/tasks/<id:task_id>/outcome", methods=["POST"])
 @login_required
 def outcome(task_id: int):
     task = task_for_current_user(task_id)

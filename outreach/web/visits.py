@@ -24,7 +24,7 @@ from outreach import jobs, tasks
 from outreach.clock import utcnow
 from outreach.extensions import db
 from outreach.models import LOCALES, Appointment, CallTask, InboundMessage, Notification, Practitioner
-from outreach.scoping import get_scoped_or_404, scoped
+from outreach.scoping import get_scoped_or_404, scoped, visible_appointments
 from outreach.services import arrival_texts, audit
 from outreach.services.notification_status import PENDING
 from outreach.services.sms_cost import SmsCost, sms_cost
@@ -74,7 +74,7 @@ def today():
     local_day = utcnow().astimezone(zone).date()
     day_start = dt.datetime.combine(local_day, dt.time(0), zone)
     next_day_start = dt.datetime.combine(local_day + dt.timedelta(days=1), dt.time(0), zone)
-    visits = _visible_appointments().where(Appointment.starts_at >= day_start,
+    visits = visible_appointments().where(Appointment.starts_at >= day_start,
                                            Appointment.starts_at < next_day_start)
     appointments = db.session.scalars(visits.order_by(Appointment.starts_at, Appointment.id)).all()
     by_practitioner: dict[Practitioner, list[Appointment]] = defaultdict(list)
@@ -85,7 +85,7 @@ def today():
                            replies=replies, default_eta=practice.arrival_lead_minutes)
 
 
-@bp.route("/appointments/<int:appointment_id>")
+@bp.route("/appointments/<id:appointment_id>")
 @login_required
 def show(appointment_id: int):
     appointment = _visit_or_404(appointment_id)
@@ -95,14 +95,6 @@ def show(appointment_id: int):
                                     .order_by(CallTask.id)).all()
     return render_template("visits/show.html", appointment=appointment, texts=texts, replies=replies,
                            call_tasks=call_tasks, default_eta=current_user.practice.arrival_lead_minutes)
-
-
-def _visible_appointments():
-    query = scoped(Appointment)
-    if not current_user.sees_all_practitioners:
-        own = current_user.practitioner
-        query = query.where(Appointment.practitioner_id == (own.id if own else None))
-    return query
 
 
 def _visit_or_404(appointment_id: int) -> Appointment:
@@ -131,7 +123,7 @@ def _texts_and_replies(appointment_ids: list[int]) -> tuple[dict, dict]:
 # --- the practitioner's own texts -------------------------------------------------------------------
 
 
-@bp.route("/appointments/<int:appointment_id>/on-my-way", methods=["POST"])
+@bp.route("/appointments/<id:appointment_id>/on-my-way", methods=["POST"])
 @login_required
 def on_my_way(appointment_id: int):
     def create(appointment: Appointment, minutes: int) -> tuple[Notification, str]:
@@ -143,7 +135,7 @@ def on_my_way(appointment_id: int):
     return _text_by_hand(appointment_id, "eta_minutes", create)
 
 
-@bp.route("/appointments/<int:appointment_id>/running-late", methods=["POST"])
+@bp.route("/appointments/<id:appointment_id>/running-late", methods=["POST"])
 @login_required
 def running_late(appointment_id: int):
     def create(appointment: Appointment, minutes: int) -> tuple[Notification, str]:

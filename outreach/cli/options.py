@@ -1,0 +1,22 @@
+"""Option types shared by the commands: text that fits its column, ids a row can have."""
+import click
+from sqlalchemy.orm import InstrumentedAttribute
+
+from outreach.models import MAX_ID
+from outreach.services.lengths import max_length
+
+ID = click.IntRange(1, MAX_ID)
+
+
+class Fits(click.ParamType):
+    """Text no longer than `column` (e.g. `Practice.name`) holds; the limit comes from the model."""
+
+    name = "text"
+
+    def __init__(self, column: InstrumentedAttribute) -> None:
+        self.limit = max_length(column)
+
+    def convert(self, value, param, ctx):
+        if self.limit is not None and len(value) > self.limit:
+            self.fail(f"at most {self.limit} characters (this has {len(value)})", param, ctx)
+        return value
