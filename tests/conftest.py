@@ -110,6 +110,8 @@ def app(app_config: dict) -> Iterator[Flask]:
             db.create_all()
             _schemas_created.add(url)
         yield app
+        # Its pooled connections to the fake Twilio are closed now, not whenever the collector finds them.
+        app.extensions["twilio_gateway"].close()
         db.session.remove()
         empty_all_tables()
         db.engine.dispose()
@@ -137,6 +139,7 @@ def another_app(app: Flask, app_config: dict):
 
     yield build
     for second in built:
+        second.extensions["twilio_gateway"].close()
         with second.app_context():
             db.engine.dispose()
 

@@ -92,8 +92,9 @@ def create_demo(session: Session, *, now: dt.datetime) -> Practice:
         session, name=PRACTICE_NAME, timezone=TIMEZONE, locale="en", phone="+1 202-555-0100",
         address="500 Main Street, New York, NY",
     )
+    # Where Call rings each of them (Pat calls on the practitioners' behalf from the front desk phone).
     phones = {"glen@smile.example": "+1 202-555-0150", "maria@smile.example": "+1 202-555-0151",
-              "sam@smile.example": "+1 202-555-0152"}
+              "sam@smile.example": "+1 202-555-0152", "front@smile.example": "+1 202-555-0153"}
     for login in LOGINS:
         accounts.create_user(
             session, practice=practice, email=login.email, role=login.role, full_name=login.name,
