@@ -123,10 +123,12 @@ def colleague_objects(make):
     notification = Notification(practice_id=practice.id, appointment_id=appointment.id, client_id=client.id,
                                 kind="arrival", dedupe_key="colleague-test", to_phone=client.phone,
                                 body=COLLEAGUE_SECRETS[2], due_at=appointment.starts_at)
-    db.session.add_all([attempt, inbound, notification])
+    import_run = ImportRun(practice_id=practice.id, source_id=appointment.source_id, filename="glen.ics",
+                           status="imported", report={}, created_at=appointment.starts_at)
+    db.session.add_all([attempt, inbound, notification, import_run])
     db.session.commit()
     return {
-        "practitioner_id": glen.id, "user_id": glen.user_id, "client_id": client.id,
+        "import_run_id": import_run.id, "practitioner_id": glen.id, "user_id": glen.user_id, "client_id": client.id,
         "appointment_id": appointment.id, "call_list_id": task.call_list_id, "task_id": task.id,
         "attempt_id": attempt.id, "notification_id": notification.id, "inbound_id": inbound.id,
         "source_id": appointment.source_id, "maria_id": maria.id,
@@ -188,7 +190,7 @@ def test_no_webhook_touches_another_practice_given_this_practices_sids(fake_twil
         if rule.arguments:
             assert status == 404, f"{rule.rule} took another practice's attempt for this practice's call"
         checked += 1
-    assert checked == 5
+    assert checked >= 5
     db.session.expire_all()
     attempt, notification = (db.session.get(CallAttempt, other_practice_objects["attempt_id"]),
                              db.session.get(Notification, other_practice_objects["notification_id"]))
