@@ -1,14 +1,17 @@
 """Practices, their users and practitioner profiles."""
 import datetime as dt
+import functools
+import hmac
 import secrets
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from outreach.messages import N_, UserError
-from outreach.models import LOCALES, ROLES, Practice, Practitioner, User
-from outreach.services import audit
+from outreach.models import LOCALES, MAX_ID, ROLES, Practice, Practitioner, User, new_session_token
+from outreach.services import audit, practice_numbers
 from outreach.services.phones import InvalidPhone, region_for, to_e164
 
 # Long enough for any real name; short enough that no page is stretched by one.
@@ -22,10 +25,12 @@ class AccountError(UserError):
 
 
 def check_timezone(name: str) -> str:
+    name = (name or "").strip()
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise AccountError(N_("unknown time zone '%(zone)s' (use a name such as Europe/Moscow)"), zone=name,
+    # A name too long for a file name is an OSError from the file system, not a missing zone.
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise AccountError(N_("unknown time zone '%(zone)s' (use a name such as Europe/Moscow)"), zone=name[:80],
                            field="timezone") from exc
     return name
 
@@ -46,6 +51,17 @@ def normalise_phone(raw: str | None, region: str = "US") -> str | None:
         raise AccountError(exc.message, field="phone", **exc.params) from exc
 
 
+def practice_phone(session: Session, raw: str | None, practice: Practice | None) -> str | None:
+    """`raw` as the E.164 number of `practice` (None: a new one), refused when another practice has it."""
+    number = normalise_phone(raw, _region(practice) if practice is not None else "US")
+    try:
+        practice_numbers.check_number_is_free(session, number, practice)
+    except practice_numbers.NumberTaken as exc:
+        raise AccountError(N_("%(number)s is already the number of another practice; each practice needs its own"),
+                           number=number, field="phone") from exc
+    return number
+
+
 def create_practice(
     session: Session, *, name: str, timezone: str, locale: str, phone: str | None, address: str | None = None
 ) -> Practice:
@@ -58,7 +74,7 @@ def create_practice(
         name=name,
         timezone=check_timezone(timezone),
         locale=check_locale(locale),
-        phone=normalise_phone(phone),
+        phone=practice_phone(session, phone, None),
         address=address,
     )
     session.add(practice)
@@ -96,8 +112,11 @@ def create_user(
         check_new_password(password)
     password = password or secrets.token_urlsafe(12)
     user = User(practice=practice, email=email, role=role, full_name=full_name)
-    user.set_password(password)
+    set_password(user, password)
     session.add(user)
+    if role != "practitioner":
+        # Where Call rings them when they call on a practitioner's behalf.
+        user.phone = normalise_phone(phone, _region(practice))
     if role == "practitioner":
         session.add(
             Practitioner(
@@ -158,12 +177,12 @@ def update_user(
     so every page (the People table reads the user, call lists the profile) shows the new one."""
     user.full_name = check_full_name(full_name)
     user.locale = _own_locale(locale)
+    set_call_phone(user, phone)
     practitioner = user.practitioner
     if practitioner is not None:
         practitioner.full_name = user.full_name
         practitioner.preferred_name = check_preferred_name(preferred_name)
         practitioner.formal_name = check_formal_name(formal_name)
-        practitioner.phone = normalise_phone(phone, _region(practitioner.practice))
         if notify_when_list_ready is not None:
             practitioner.notify_when_list_ready = notify_when_list_ready
     audit.record(session, practice_id=user.practice_id, action="user.updated", obj=user, actor=actor)
@@ -176,26 +195,35 @@ def update_own_settings(
     """A user's own settings: their language and, for practitioners, how they introduce themselves,
     the name they go by and the phone the call bridge rings."""
     user.locale = _own_locale(locale)
+    set_call_phone(user, phone)
     practitioner = user.practitioner
     if practitioner is not None:
         practitioner.preferred_name = check_preferred_name(preferred_name)
         practitioner.formal_name = check_formal_name(formal_name)
-        practitioner.phone = normalise_phone(phone, _region(practitioner.practice))
     audit.record(session, practice_id=user.practice_id, action="user.settings_changed", obj=user, actor=user)
+
+
+def set_call_phone(user: User, phone: str | None) -> None:
+    """Sets the phone Call rings when this user presses it (`calls.caller_phone`)."""
+    number = normalise_phone(phone, _region(user.practice))
+    if user.practitioner is not None:
+        user.practitioner.phone = number
+    else:
+        user.phone = number
 
 
 def change_own_password(session: Session, user: User, *, current_password: str, new_password: str) -> None:
     """The user changes their password, proving they know the current one."""
     if not user.check_password(current_password or ""):
         raise AccountError(N_("the current password is not right"), field="current_password")
-    user.set_password(check_new_password(new_password))
+    set_password(user, check_new_password(new_password))
     audit.record(session, practice_id=user.practice_id, action="user.password_changed", obj=user, actor=user)
 
 
 def reset_password(session: Session, user: User, *, new_password: str | None, actor: User) -> str:
     """An admin gives a person a new password (generated when none is typed); returns it to hand over."""
     password = check_new_password(new_password) if new_password else secrets.token_urlsafe(12)
-    user.set_password(password)
+    set_password(user, password)
     audit.record(session, practice_id=user.practice_id, action="user.password_reset", obj=user, actor=actor)
     return password
 
@@ -205,6 +233,8 @@ def set_active(session: Session, user: User, *, active: bool, actor: User) -> No
     if not active and user.id == actor.id:
         raise AccountError(N_("you cannot deactivate yourself"))
     user.active = active
+    if not active:
+        end_sessions(user)
     audit.record(session, practice_id=user.practice_id, action="user.activated" if active else "user.deactivated",
                  obj=user, actor=actor)
 
@@ -216,7 +246,7 @@ def update_practice_settings(
     """Saves the practice's settings; `other` holds plain columns (lead time, list day, ...)."""
     practice.timezone = check_timezone(timezone)
     practice.locale = check_locale(locale)
-    practice.phone = normalise_phone(phone, _region(practice))
+    practice.phone = practice_phone(session, phone, practice)
     practice.address = (address or "").strip() or None
     practice.quiet_hours_start = quiet_hours_start
     practice.quiet_hours_end = quiet_hours_end
@@ -245,3 +275,49 @@ def practitioner_by_email(session: Session, email: str) -> Practitioner:
 
 def _region(practice: Practice) -> str:
     return region_for(practice.phone, practice.timezone)
+
+
+# --- Passwords and sessions ------------------------------------------------------------------------
+
+
+def set_password(user: User, password: str) -> None:
+    """Sets the user's password and ends every session they have (on any device)."""
+    user.set_password(password)
+    end_sessions(user)
+
+
+def end_sessions(user: User) -> None:
+    """Every session of the user, everywhere, stops working (the caller commits)."""
+    user.session_token = new_session_token()
+
+
+@functools.cache
+def _unknown_user_hash() -> str:
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The active user with this e-mail and password, else None.
+
+    An unknown e-mail costs the same password check as a known one, so the
+    time a login takes does not tell whether the address has an account.
+    """
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        check_password_hash(_unknown_user_hash(), password)
+        return None
+    if not user.check_password(password) or not user.active:
+        return None
+    return user
+
+
+def user_for_session(session: Session, session_id: str) -> User | None:
+    """The user a session names as "<id>:<token>" (`User.get_id`), if that session is still theirs and they
+    may still sign in."""
+    user_id, _, token = session_id.partition(":")
+    if not user_id.isdecimal() or not 1 <= int(user_id) <= MAX_ID:
+        return None
+    user = session.get(User, int(user_id))
+    if user is None or not user.active or not user.session_token:
+        return None
+    return user if hmac.compare_digest(user.session_token.encode(), token.encode()) else None

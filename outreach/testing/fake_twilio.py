@@ -3,13 +3,15 @@
 It serves, under /2010-04-01/Accounts/{AccountSid}/, with HTTP basic auth
 (account SID and auth token):
 
-    POST Calls.json           GET Calls/{Sid}.json
+    POST Calls.json           GET Calls/{Sid}.json         GET Calls.json
     POST Messages.json        GET Messages/{Sid}.json      GET Messages.json
 
 with the JSON shapes, status codes and error codes of Twilio's API, and after
 each create it plays what Twilio would do next, on background threads: status
-callbacks for the call or message, the call's voice webhook, and for a
-`<Dial><Number>` in the TwiML the dialled leg and the Dial `action`. Every
+callbacks for the call or message, the call's voice webhook, for a
+`<Gather>` the key the person answering presses (or none) posted to its
+`action`, and for a `<Dial><Number>` in the TwiML the dialled leg and the
+Dial `action`. Every
 webhook is POSTed with a valid X-Twilio-Signature. (Twilio can also use GET
 for webhooks; the fake always POSTs.)
 
@@ -20,6 +22,7 @@ In a test:
         fake.rule(to="+15005550001", error_code=21211)       # this number is invalid
         fake.scenario("+15005550002", "busy")                # calls to it are busy
         fake.fail_next(http_status=500)                      # next API request fails
+        fake.slow_next(3.0)                                  # next API request answers 3 s late
         ...
         fake.wait_idle()                                     # all callbacks sent
         fake.requests, fake.callbacks                        # what happened
@@ -37,8 +40,9 @@ and steer it over HTTP with JSON bodies, under /__fake__/ (no auth):
 
     POST /__fake__/rule               {"to", "error_code", "http_status"?, "message"?}
     POST /__fake__/fail_next          {"http_status"?, "count"?, "accept_then_error"?, "error_code"?}
-    POST /__fake__/scenario           {"to", "outcome", "error_code"?, "duration"?, "answered_by"?}
+    POST /__fake__/scenario           {"to", "outcome", "error_code"?, "duration"?, "answered_by"?, "digits"?}
     POST /__fake__/latency            {"seconds"}
+    POST /__fake__/slow_next          {"seconds", "count"?}
     POST /__fake__/reset              {}
     POST /__fake__/deliver_callbacks  {}                    -> {"callbacks": [...]}
     POST /__fake__/wait_idle          {"timeout"?}          -> {"idle": bool}
@@ -56,7 +60,6 @@ import http
 import itertools
 import json
 import logging
-import math
 import re
 import secrets
 import signal
@@ -73,6 +76,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
 from twilio.request_validator import RequestValidator
+
+from outreach.services.sms_cost import sms_cost
 
 log = logging.getLogger("outreach.testing.fake_twilio")
 
@@ -168,7 +173,7 @@ class RecordedRequest:
 class RecordedCallback:
     """One webhook the fake POSTed, and how the app answered.
 
-    `kind` is "call-status", "message-status", "voice", "dial-action",
+    `kind` is "call-status", "message-status", "voice", "gather", "dial-action",
     "inbound-sms" or "manual" (from `post_signed`). `status` is None when the
     URL could not be reached; `error` then says why.
     """
@@ -223,6 +228,9 @@ class Scenario:
     error_code: int | None = None
     duration: int | None = None
     answered_by: str | None = None
+    # What the person answering presses at a <Gather>: None means "1" for a
+    # human and nothing for a machine; "" means no key at all.
+    digits: str | None = None
 
 
 class _ApiError(Exception):
@@ -294,11 +302,36 @@ def _events(values: list[str]) -> frozenset[str]:
     return events or frozenset({"completed"})
 
 
-def _parse_dial(twiml: str) -> _Dial | None:
+@dataclass(frozen=True)
+class _Gather:
+    """The `<Gather>` of a call's TwiML, as far as the fake acts on it."""
+
+    action: str | None
+    num_digits: int | None
+    action_on_empty_result: bool
+
+
+def _parse_twiml(twiml: str) -> ElementTree.Element | None:
     try:
-        root = ElementTree.fromstring(twiml)
+        return ElementTree.fromstring(twiml)
     except ElementTree.ParseError:
         log.warning("fake twilio: TwiML is not XML: %r", twiml[:200])
+        return None
+
+
+def _parse_gather(twiml: str) -> _Gather | None:
+    root = _parse_twiml(twiml)
+    gather = root.find("Gather") if root is not None else None
+    if gather is None:
+        return None
+    num_digits = gather.get("numDigits")
+    return _Gather(action=gather.get("action"), num_digits=int(num_digits) if num_digits else None,
+                   action_on_empty_result=gather.get("actionOnEmptyResult") == "true")
+
+
+def _parse_dial(twiml: str) -> _Dial | None:
+    root = _parse_twiml(twiml)
+    if root is None:
         return None
     dial = root.find("Dial")
     if dial is None:
@@ -324,8 +357,8 @@ def _parse_dial(twiml: str) -> _Dial | None:
 
 
 def _num_segments(body: str) -> int:
-    """SMS segments of a body: 160 characters alone, 153 per part when split."""
-    return 1 if len(body) <= 160 else math.ceil(len(body) / 153)
+    """SMS segments of a body, as Twilio bills them (GSM-7 or UCS-2); a body-less message counts one."""
+    return max(1, sms_cost(body).segments)
 
 
 def _parse_date_filter(value: str) -> date | datetime:
@@ -380,6 +413,7 @@ class FakeTwilio:
         self._callbacks: list[RecordedCallback] = []
         self._rules: dict[str, _Rule] = {}
         self._failures: list[_Failure] = []
+        self._slow_answers: list[float] = []
         self._call_scenarios: dict[str, Scenario] = {}
         self._message_scenarios: dict[str, Scenario] = {}
         self._calls: dict[str, dict] = {}
@@ -481,6 +515,12 @@ class FakeTwilio:
         with self._lock:
             self._failures.extend([failure] * count)
 
+    def slow_next(self, seconds: float, count: int = 1) -> None:
+        """Answer the next `count` API requests `seconds` late (after carrying them out, as Twilio would:
+        a client that gives up waiting may still have created a call or message)."""
+        with self._lock:
+            self._slow_answers.extend([float(seconds)] * count)
+
     def scenario(
         self,
         to: str,
@@ -488,19 +528,22 @@ class FakeTwilio:
         error_code: int | None = None,
         duration: int | None = None,
         answered_by: str | None = None,
+        digits: str | None = None,
     ) -> None:
         """How calls and/or messages to `to` end.
 
         Call outcomes: completed (the default), busy, no-answer, failed,
         canceled; `duration` is the talk time of a completed call and
         `answered_by` the AnsweredBy reported when the call asked for
-        machine detection (default "human"). Message outcomes: delivered (the
+        machine detection (default "human"), `digits` what is pressed at a
+        `<Gather>` (default "1" for a human, nothing for a machine; "" for
+        no key at all). Message outcomes: delivered (the
         default), undelivered, failed, with `error_code` (defaults 30003,
         30008). "failed" applies to both.
         """
         if outcome not in CALL_OUTCOMES | MESSAGE_OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}")
-        chosen = Scenario(outcome, error_code, duration, answered_by)
+        chosen = Scenario(outcome, error_code, duration, answered_by, digits)
         with self._lock:
             if outcome in CALL_OUTCOMES:
                 self._call_scenarios[to] = chosen
@@ -514,6 +557,7 @@ class FakeTwilio:
             self._callbacks.clear()
             self._rules.clear()
             self._failures.clear()
+            self._slow_answers.clear()
             self._call_scenarios.clear()
             self._message_scenarios.clear()
             self._calls.clear()
@@ -616,10 +660,16 @@ class FakeTwilio:
             return self._create_message
         if collection == "Messages" and sid is None and method == "GET":
             return lambda query, form: self._list_messages(path, query)
+        if collection == "Calls" and sid is None and method == "GET":
+            return lambda query, form: self._list_calls(path, query)
         if sid is not None and method == "GET":
             store = self._calls if collection == "Calls" else self._messages
             return lambda query, form: self._fetch(store, sid, path)
         raise _ApiError(405, 20004, f"FakeTwilio does not implement {method} {path}")
+
+    def _next_slow_answer(self) -> float:
+        with self._lock:
+            return self._slow_answers.pop(0) if self._slow_answers else 0.0
 
     def _fetch(self, store: dict[str, dict], sid: str, path: str) -> _ApiAnswer:
         with self._lock:
@@ -693,13 +743,49 @@ class FakeTwilio:
             ),
         )
 
-    def _list_messages(self, path: str, query: list) -> _ApiAnswer:
+    def _list_calls(self, path: str, query: list) -> _ApiAnswer:
+        """Calls, newest first, filtered by To and From (Twilio's other filters are not used by the app)."""
+        params = dict(query)
+        unsupported = sorted(set(params) - {"To", "From", "PageSize", "Page"})
+        if unsupported:
+            raise _ApiError(400, 400, f"FakeTwilio does not filter calls by {', '.join(unsupported)}")
+        with self._lock:
+            newest_first = [dict(call) for call in reversed(self._calls.values())]
+        matching = [call for call in newest_first
+                    if params.get("To") in (None, call["to"]) and params.get("From") in (None, call["from"])]
+        return self._page(path, query, "calls", matching, ("To", "From"))
+
+    def _page(self, path: str, query: list, key: str, matching: list[dict], filters: tuple[str, ...]) -> _ApiAnswer:
         params = dict(query)
         try:
             page_size = min(max(int(params.get("PageSize", 50)), 1), 1000)
             page = max(int(params.get("Page", 0)), 0)
         except ValueError:
             raise _ApiError(400, 400, "PageSize and Page must be integers") from None
+        start = page * page_size
+        on_page = matching[start : start + page_size]
+        kept_filters = [(name, value) for name, value in query if name in filters]
+
+        def page_uri(number: int) -> str:
+            return f"{path}?{urlencode(kept_filters + [('PageSize', page_size), ('Page', number)])}"
+
+        return _ApiAnswer(
+            200,
+            {
+                key: on_page,
+                "end": start + len(on_page) - 1 if on_page else 0,
+                "first_page_uri": page_uri(0),
+                "next_page_uri": page_uri(page + 1) if start + page_size < len(matching) else None,
+                "page": page,
+                "page_size": page_size,
+                "previous_page_uri": page_uri(page - 1) if page > 0 else None,
+                "start": start,
+                "uri": page_uri(page),
+            },
+        )
+
+    def _list_messages(self, path: str, query: list) -> _ApiAnswer:
+        params = dict(query)
         date_filters = [
             (operator, _parse_date_filter(params[name]))
             for name, operator in (("DateSent", "="), ("DateSent>", ">="), ("DateSent<", "<="))
@@ -714,29 +800,7 @@ class FakeTwilio:
             and params.get("From") in (None, message["from"])
             and all(_date_matches(message["date_sent"], operator, bound) for operator, bound in date_filters)
         ]
-        start = page * page_size
-        on_page = matching[start : start + page_size]
-        kept_filters = [
-            (key, value) for key, value in query if key in ("To", "From", "DateSent", "DateSent>", "DateSent<")
-        ]
-
-        def page_uri(number: int) -> str:
-            return f"{path}?{urlencode(kept_filters + [('PageSize', page_size), ('Page', number)])}"
-
-        return _ApiAnswer(
-            200,
-            {
-                "messages": on_page,
-                "end": start + len(on_page) - 1 if on_page else 0,
-                "first_page_uri": page_uri(0),
-                "next_page_uri": page_uri(page + 1) if start + page_size < len(matching) else None,
-                "page": page,
-                "page_size": page_size,
-                "previous_page_uri": page_uri(page - 1) if page > 0 else None,
-                "start": start,
-                "uri": page_uri(page),
-            },
-        )
+        return self._page(path, query, "messages", matching, ("To", "From", "DateSent", "DateSent>", "DateSent<"))
 
     def _resource_uri(self, collection: str, sid: str) -> str:
         return f"/{API_VERSION}/Accounts/{self.account_sid}/{collection}/{sid}"
@@ -898,11 +962,31 @@ class FakeTwilio:
 
         def connect() -> None:
             twiml = plan.twiml if plan.twiml is not None else self._fetch_twiml(plan.url, common, answered_by)
+            gather = _parse_gather(twiml) if twiml else None
+            if gather is not None:
+                twiml = self._gather(gather, common, scenario, answered_by)
             dial = _parse_dial(twiml) if twiml else None
             if dial is not None:
                 self._simulate_dial(plan, common, dial)
 
         self._play_call_leg(plan.sid, reporter, scenario, answered_by, on_answer=connect)
+
+    def _gather(self, gather: _Gather, common: dict[str, str], scenario: Scenario,
+                answered_by: str | None) -> str | None:
+        """What the person (or machine) answering presses; the TwiML of the Gather's action, if it is asked."""
+        digits = scenario.digits
+        if digits is None:
+            digits = "" if (answered_by or "").startswith(("machine", "fax")) else "1"
+        if gather.num_digits:
+            digits = digits[: gather.num_digits]
+        if not gather.action or not (digits or gather.action_on_empty_result):
+            return None  # Twilio would go on with the verbs after <Gather>; the fake hangs up
+        params = {**common, "CallStatus": "in-progress"}
+        if digits:
+            params.update(Digits=digits, FinishedOnKey="")
+        self._pause()
+        record = self._send_webhook("gather", gather.action, params)
+        return record.response_body if record.status == 200 else None
 
     def _fetch_twiml(self, url: str, common: dict[str, str], answered_by: str | None) -> str | None:
         params = {**common, "CallStatus": "in-progress"}
@@ -982,6 +1066,7 @@ class FakeTwilio:
             ("POST", "fail_next"): lambda p: ok(self.fail_next(**p)),
             ("POST", "scenario"): lambda p: ok(self.scenario(**p)),
             ("POST", "latency"): lambda p: ok(setattr(self, "latency", float(p["seconds"]))),
+            ("POST", "slow_next"): lambda p: ok(self.slow_next(**p)),
             ("POST", "reset"): lambda p: ok(self.reset()),
             ("POST", "deliver_callbacks"): lambda p: {"callbacks": [c.to_json() for c in self.deliver_callbacks()]},
             ("POST", "wait_idle"): lambda p: {"idle": self.wait_idle(**p)},
@@ -1071,8 +1156,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._handle_control(fake, target.path[len(CONTROL_PREFIX) :], body)
             return
         answer = fake._answer_api_request(self.command, target.path, target.query, dict(self.headers.items()), body)
-        if fake.latency:
-            time.sleep(fake.latency)
+        delay = fake.latency + fake._next_slow_answer()
+        if delay:
+            time.sleep(delay)
         try:
             self._send_json(answer.status, answer.payload, answer.headers)
         except ConnectionError:

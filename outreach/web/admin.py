@@ -7,18 +7,24 @@ from flask_wtf import FlaskForm
 from wtforms.fields.choices import SelectChoice
 from wtforms import (BooleanField, EmailField, IntegerField, PasswordField, SelectField, StringField, TelField,
                      TimeField)
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+
+from sqlalchemy.exc import IntegrityError
 
 from outreach.extensions import db
-from outreach.models import User
+from outreach.models import Practice, User
 from outreach.scoping import get_scoped_or_404, scoped
-from outreach.services import accounts
+from outreach.services import accounts, practice_numbers
+from outreach.services.calls import caller_phone
 from outreach.web.auth import roles_required
 from outreach.web.errors import reshows_expired_form
 from outreach.web.formatting import language_choices, role_name, translated
 from outreach.web.forms import show_error
+from outreach.web.validators import fits
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+NUMBER_TAKEN = _l("This phone number is already another practice's; each practice needs its own.")
 
 WEEKDAYS = [SelectChoice(number, label) for number, label in (
     (1, _l("Monday")), (2, _l("Tuesday")), (3, _l("Wednesday")), (4, _l("Thursday")),
@@ -30,7 +36,7 @@ ROLE_CHOICES = ("practitioner", "staff", "admin")
 
 
 class NewUserForm(FlaskForm):
-    email = EmailField(_l("E-mail"), validators=[DataRequired()], render_kw={"autocomplete": "off"})
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), fits(User.email)], render_kw={"autocomplete": "off"})
     full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=accounts.MAX_NAME_LENGTH)],
                             render_kw={"autocomplete": "off"})
     role = SelectField(_l("Role"), default="practitioner")
@@ -47,7 +53,8 @@ class NewUserForm(FlaskForm):
 
 
 class UserForm(FlaskForm):
-    """An admin edits a person; the practitioner fields are dropped for staff and admins."""
+    """An admin edits a person; the practitioner fields are dropped for staff and admins (their phone stays:
+    Call rings it when they call on a practitioner's behalf)."""
 
     full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=accounts.MAX_NAME_LENGTH)],
                             render_kw={"autocomplete": "off"})
@@ -68,17 +75,32 @@ class NewPasswordForm(FlaskForm):
                                  render_kw={"autocomplete": "new-password"})
 
 
+def known_timezone(form: FlaskForm, field) -> None:
+    try:
+        accounts.check_timezone(field.data)
+    except accounts.AccountError as exc:
+        raise ValidationError(_("Unknown time zone: use a name such as Europe/Moscow or America/New_York.")) from exc
+
+
 class SettingsForm(FlaskForm):
-    timezone = StringField(_l("Time zone"), validators=[DataRequired()])
+    timezone = StringField(_l("Time zone"), validators=[DataRequired(), fits(Practice.timezone), known_timezone])
     locale = SelectField(_l("Language"))
     phone = TelField(_l("Practice phone"), validators=[Optional()], render_kw={"autocomplete": "off"})
-    address = StringField(_l("Practice address"), validators=[Optional()])
+    address = StringField(_l("Practice address"), validators=[Optional(), fits(Practice.address)])
     quiet_hours_start = TimeField(_l("Quiet hours start"))
     quiet_hours_end = TimeField(_l("Quiet hours end"))
     call_list_weekday = SelectField(_l("Build call lists on"), choices=WEEKDAYS, coerce=int)
     call_list_time = TimeField(_l("at"))
     arrival_lead_minutes = IntegerField(_l("Arrival text, minutes before the visit"),
                                         validators=[NumberRange(min=1, max=180)])
+    text_window_before_minutes = IntegerField(_l("Texts about a visit from this many minutes before it"),
+                                              validators=[NumberRange(min=15, max=720)])
+    text_window_after_minutes = IntegerField(_l("until this many minutes after its start"),
+                                             validators=[NumberRange(min=0, max=720)])
+    texts_per_client_per_day = IntegerField(_l("At most this many texts to a client a day"),
+                                            validators=[NumberRange(min=1, max=20)])
+    texts_min_gap_minutes = IntegerField(_l("At least this many minutes between two texts to a client"),
+                                         validators=[NumberRange(min=0, max=240)])
     include_returning_after_months = IntegerField(
         _l("Also call clients returning after this many months (empty: off)"),
         validators=[Optional(), NumberRange(min=1, max=120)])
@@ -129,14 +151,14 @@ def create_user():
 
 def _user_form(user: User, **kwargs) -> UserForm:
     practitioner = user.practitioner
-    data = {"full_name": user.full_name, "locale": user.locale or ""}
+    data = {"full_name": user.full_name, "locale": user.locale or "", "phone": caller_phone(user)}
     if practitioner is not None:
         data.update(formal_name=practitioner.formal_name, preferred_name=practitioner.preferred_name,
-                    phone=practitioner.phone, notify_when_list_ready=practitioner.notify_when_list_ready)
+                    notify_when_list_ready=practitioner.notify_when_list_ready)
     form = UserForm(data=data, **kwargs)
     form.locale.choices = language_choices(follow_practice=user.practice.locale)
     if practitioner is None:
-        for name in ("formal_name", "preferred_name", "phone", "notify_when_list_ready"):
+        for name in ("formal_name", "preferred_name", "notify_when_list_ready"):
             del form[name]
     return form
 
@@ -145,7 +167,7 @@ def _user_page(user: User, form: UserForm, password_form: NewPasswordForm, statu
     return render_template("admin/user.html", user=user, form=form, password_form=password_form), status
 
 
-@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@bp.route("/users/<id:user_id>", methods=["GET", "POST"])
 @roles_required("admin")
 @reshows_expired_form
 def edit_user(user_id: int):
@@ -154,9 +176,10 @@ def edit_user(user_id: int):
     if form.validate_on_submit():
         try:
             accounts.update_user(
-                db.session, user, full_name=form.full_name.data, locale=form.locale.data or None, actor=current_user,
-                **{name: form[name].data for name in ("formal_name", "preferred_name", "phone",
-                                                      "notify_when_list_ready") if name in form})
+                db.session, user, full_name=form.full_name.data, locale=form.locale.data or None,
+                phone=form.phone.data, actor=current_user,
+                **{name: form[name].data for name in ("formal_name", "preferred_name", "notify_when_list_ready")
+                   if name in form})
         except accounts.AccountError as exc:
             db.session.rollback()
             if not show_error(form, exc):
@@ -169,7 +192,7 @@ def edit_user(user_id: int):
     return _user_page(user, form, NewPasswordForm(formdata=None), status)
 
 
-@bp.route("/users/<int:user_id>/password", methods=["POST"])
+@bp.route("/users/<id:user_id>/password", methods=["POST"])
 @roles_required("admin")
 def reset_password(user_id: int):
     user = get_scoped_or_404(User, user_id)
@@ -190,7 +213,7 @@ def reset_password(user_id: int):
     return redirect(url_for("admin.edit_user", user_id=user.id))
 
 
-@bp.route("/users/<int:user_id>/active", methods=["POST"])
+@bp.route("/users/<id:user_id>/active", methods=["POST"])
 @roles_required("admin")
 def set_active(user_id: int):
     user = get_scoped_or_404(User, user_id)
@@ -219,12 +242,18 @@ def settings():
         data = {name: field.data for name, field in form._fields.items() if name != "csrf_token"}
         try:
             accounts.update_practice_settings(db.session, practice, actor=current_user, **data)
+            db.session.commit()
         except accounts.AccountError as exc:
             db.session.rollback()
-            if not show_error(form, exc):
+            if isinstance(exc.__cause__, practice_numbers.NumberTaken):
+                form.phone.errors = [*form.phone.errors, str(NUMBER_TAKEN)]
+            elif not show_error(form, exc):
                 flash(translated(exc), "error")
             return render_template("admin/settings.html", form=form), 400
-        db.session.commit()
+        except IntegrityError:  # another practice took the number at the same moment
+            db.session.rollback()
+            form.phone.errors = [*form.phone.errors, str(NUMBER_TAKEN)]
+            return render_template("admin/settings.html", form=form), 400
         flash(_("Settings saved."), "success")
         return redirect(url_for("admin.settings"))
     return render_template("admin/settings.html", form=form)

@@ -1,16 +1,17 @@
-"""My settings: every user's own language and password; for practitioners also the name they go by
-and the phone the call bridge rings."""
+"""My settings: every user's own language, password and the phone Call rings; for practitioners also
+the name they go by."""
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import refresh
-from flask_login import current_user, login_required
+from flask_login import current_user, login_required, login_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField, TelField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from outreach.extensions import db
 from outreach.services import accounts
+from outreach.services.calls import caller_phone
 from outreach.web.errors import reshows_expired_form
 from outreach.web.formatting import language_choices, translated
 from outreach.web.forms import show_error
@@ -47,16 +48,14 @@ class PasswordForm(FlaskForm):
 def _settings_form(**kwargs) -> MySettingsForm:
     user = current_user._get_current_object()
     practitioner = user.practitioner
-    data = {"locale": user.locale or ""}
+    data = {"locale": user.locale or "", "phone": caller_phone(user)}
     if practitioner is not None:
-        data.update(formal_name=practitioner.formal_name, preferred_name=practitioner.preferred_name,
-                    phone=practitioner.phone)
+        data.update(formal_name=practitioner.formal_name, preferred_name=practitioner.preferred_name)
     form = MySettingsForm(data=data, prefix="me", **kwargs)
     form.locale.choices = language_choices(follow_practice=user.practice.locale)
-    if practitioner is None:  # staff and admins have no call-bridge profile
+    if practitioner is None:  # staff and admins introduce themselves by no script
         del form.formal_name
         del form.preferred_name
-        del form.phone
     return form
 
 
@@ -82,7 +81,7 @@ def save_settings():
             db.session, current_user, locale=form.locale.data or None,
             formal_name=form.formal_name.data if "formal_name" in form else None,
             preferred_name=form.preferred_name.data if "preferred_name" in form else None,
-            phone=form.phone.data if "phone" in form else None)
+            phone=form.phone.data)
     except accounts.AccountError as exc:
         db.session.rollback()
         if not show_error(form, exc):
@@ -110,5 +109,7 @@ def change_password():
             flash(translated(exc), "error")
         return _page(_settings_form(formdata=None), form, 400)
     db.session.commit()
+    # The new password ended every session of the user, on every device; this one goes on.
+    login_user(current_user._get_current_object())
     flash(_("Your password is changed."), "success")
     return redirect(url_for("me.settings"))

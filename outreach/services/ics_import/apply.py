@@ -1,0 +1,131 @@
+"""Step 5, apply: the occurrences into appointment rows, inside the caller's savepoint."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from outreach.models import Appointment, CalendarSource
+from outreach.services.client_matching import (
+    ClientDirectory,
+)
+from outreach.services.ics_import.context import Deadline, ImportContext, ImportWindow
+from outreach.services.ics_import.expand import Found
+from outreach.services.ics_import.parse import Events
+from outreach.services.ics_import.report import ImportReport
+
+
+def apply_occurrences(session: Session, source: CalendarSource, context: ImportContext, events: Events, found: list[Found],
+           window: ImportWindow, now: dt.datetime, cancel_vanished: bool, report: ImportReport,
+           deadline: Deadline) -> int:
+    """Writes the occurrences as appointments; returns how many rows the source has afterwards."""
+    existing = {
+        (row.uid, row.recurrence_id): row
+        for row in session.execute(
+            select(Appointment.id, Appointment.uid, Appointment.recurrence_id, Appointment.content_hash,
+                   Appointment.status, Appointment.starts_at, Appointment.needs_attention, Appointment.cancelled_at)
+            .where(Appointment.source_id == source.id)
+        )
+    }
+    report.occurrences = len(found)
+    changes = []
+    for item in found:
+        old = existing.get((item.uid, item.recurrence_id))
+        if old is not None and old.content_hash == item.content_hash:
+            report.unchanged += 1
+            report.needs_attention += old.needs_attention and old.status != "cancelled"
+        else:
+            changes.append((item, old))
+    deadline.check("comparing with the appointments already imported")
+
+    new_rows: list[dict[str, Any]] = []
+    row_updates: list[dict[str, Any]] = []
+    if changes:
+        directory = ClientDirectory(session, context.practice_id, now)
+        client_keys = [directory.resolve(item.info.client(context)) for item, _ in changes]
+        directory.save()
+        deadline.check("matching clients")
+        for (item, old), client_key in zip(changes, client_keys, strict=True):
+            values = _row_values(item, old, now)
+            values.update(client_id=None if client_key is None else directory.client_id(client_key),
+                          needs_attention=client_key is None)
+            cancelled = item.info.status == "cancelled"
+            report.needs_attention += client_key is None and not cancelled
+            if old is None:
+                new_rows.append(values | {
+                    "practice_id": context.practice_id, "practitioner_id": context.practitioner_id,
+                    "source_id": source.id, "uid": item.uid, "recurrence_id": item.recurrence_id, "created_at": now,
+                })
+                report.cancelled += cancelled
+                report.created += not cancelled
+            else:
+                row_updates.append(values | {"id": old.id})
+                newly_cancelled = cancelled and old.status != "cancelled"
+                report.cancelled += newly_cancelled
+                report.updated += not newly_cancelled
+                report.changed_appointment_ids.append(old.id)
+
+    vanished = _vanished(existing, {(item.uid, item.recurrence_id) for item in found}, events, window, now,
+                         cancel_vanished)
+    for row in vanished:
+        # An empty hash makes the occurrence count as updated (un-cancelled) if it ever comes back.
+        row_updates.append({"id": row.id, "status": "cancelled", "cancelled_at": now, "updated_at": now,
+                            "content_hash": ""})
+        report.changed_appointment_ids.append(row.id)
+    report.cancelled += len(vanished)
+
+    deadline.check("saving appointments")
+    if new_rows:
+        # A Core executemany: the ORM's bulk insert splits rows into a statement per
+        # combination of NULL columns, and RETURNING over many batches is quadratic.
+        session.execute(insert(Appointment.__table__), new_rows)
+        inserted = {(row["uid"], row["recurrence_id"]) for row in new_rows}
+        report.changed_appointment_ids.extend(
+            row.id for row in session.execute(
+                select(Appointment.id, Appointment.uid, Appointment.recurrence_id)
+                .where(Appointment.source_id == source.id, Appointment.created_at == now)
+            ) if (row.uid, row.recurrence_id) in inserted
+        )
+    if row_updates:
+        session.execute(update(Appointment), row_updates)
+    return len(existing) + len(new_rows)
+
+
+def _row_values(item: Found, old: Any, now: dt.datetime) -> dict[str, Any]:
+    info = item.info
+    cancelled = info.status == "cancelled"
+    if not cancelled:
+        cancelled_at = None
+    elif old is not None and old.status == "cancelled":
+        cancelled_at = old.cancelled_at  # still cancelled: keep when it first was
+    else:
+        cancelled_at = now
+    return {
+        "starts_at": item.starts_at, "ends_at": item.ends_at, "all_day": item.all_day,
+        "original_tz": info.original_tz, "location": info.location, "at_client_place": info.at_client_place,
+        "status": info.status, "sequence": info.sequence, "summary": info.summary,
+        "description": info.description, "content_hash": item.content_hash, "cancelled_at": cancelled_at,
+        "updated_at": now,
+    }
+
+
+def _vanished(existing: dict[tuple[str, str], Any], seen: set[tuple[str, str]], events: Events, window: ImportWindow,
+              now: dt.datetime, cancel_vanished: bool) -> list[Any]:
+    """Appointments the data no longer contains, which the import therefore cancels.
+
+    Of a UID in the file: any occurrence inside the window. With
+    `cancel_vanished`: any future one inside the window, whatever its UID.
+    UIDs the file mentions but that could not be worked out are left alone.
+    """
+    future_from = max(now, window.start)
+    result = []
+    for key, row in existing.items():
+        if key in seen or row.status == "cancelled" or row.uid in events.protected_uids:
+            continue
+        if (row.uid in events.uids and window.contains(row.starts_at)) or (
+            cancel_vanished and future_from <= row.starts_at < window.end
+        ):
+            result.append(row)
+    return result
