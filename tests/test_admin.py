@@ -38,7 +38,7 @@ def test_a_name_too_long_is_refused_clearly_and_long_words_cannot_widen_the_page
     response = client.post("/admin/users", data={"email": "long@smile.example", "full_name": "A" * 3000,
                                                   "role": "practitioner"})
     assert response.status_code == 400
-    assert "Field cannot be longer than 100 characters." in response.get_data(as_text=True)
+    assert "At most 100 characters, please." in response.get_data(as_text=True)
     assert user_by_email("long@smile.example") is None
     assert "overflow-wrap: anywhere" in (REPO_ROOT / "static" / "app.css").read_text()
 
@@ -61,11 +61,13 @@ def test_staff_are_edited_deactivated_and_given_a_new_password(app, client, auth
     practice = admin_signed_in(make, auth)
     pat = make.user(practice, role="staff", email="front@smile.example", full_name="Pat Desk")
     edit_page = client.get(f"/admin/users/{pat.id}").get_data(as_text=True)
-    assert 'name="phone"' not in edit_page and 'name="full_name"' in edit_page
+    assert 'name="preferred_name"' not in edit_page and 'name="full_name"' in edit_page
+    assert 'name="phone"' in edit_page  # Call rings it when Pat calls for a practitioner
 
-    assert client.post(f"/admin/users/{pat.id}", data={"full_name": "Pat Front", "locale": "ru"}).status_code == 302
+    assert client.post(f"/admin/users/{pat.id}", data={"full_name": "Pat Front", "locale": "ru",
+                                                       "phone": "(202) 555-0177"}).status_code == 302
     db.session.refresh(pat)
-    assert (pat.full_name, pat.locale) == ("Pat Front", "ru")
+    assert (pat.full_name, pat.locale, pat.phone) == ("Pat Front", "ru", "+12025550177")
 
     # Pat is signed in elsewhere; deactivation ends that session and the next sign-in.
     pats_browser = app.test_client()

@@ -1,7 +1,8 @@
-"""My settings: every user sets their own language and password; practitioners also the name they go by
-and the phone the call bridge rings."""
+"""My settings: every user sets their own language, password and the phone Call rings; practitioners also
+the name they go by."""
 from outreach.extensions import db
 from outreach.models import AuditEvent, User
+from outreach.services.calls import caller_phone
 
 
 def test_a_practitioner_sets_their_phone_preferred_name_and_language(client, auth, make):
@@ -48,7 +49,7 @@ def test_a_password_change_needs_the_current_password(client, auth, make):
     make.user(practice, role="staff", email="front@smile.example")
     auth.login("front@smile.example")
     page = client.get("/me").get_data(as_text=True)
-    assert 'name="me-phone"' not in page  # staff have no call-bridge phone
+    assert 'name="me-preferred_name"' not in page  # staff follow no call script
     assert 'autocomplete="current-password"' in page and 'autocomplete="new-password"' in page
 
     wrong = client.post("/me/password", data={"password-current_password": "not it",
@@ -61,9 +62,21 @@ def test_a_password_change_needs_the_current_password(client, auth, make):
                                               "password-password": "a new secret phrase",
                                               "password-confirm": "a new secret phrase"})
     assert right.status_code == 302
+    assert client.get("/me").status_code == 200  # the new password ended other sessions, not this one
     auth.logout()
     assert auth.login("front@smile.example").status_code == 401
     assert auth.login("front@smile.example", "a new secret phrase").status_code == 302
     user = db.session.scalar(db.select(User).where(User.email == "front@smile.example"))
     assert db.session.scalar(db.select(AuditEvent).where(AuditEvent.action == "user.password_changed",
                                                          AuditEvent.object_id == user.id))
+
+
+def test_front_desk_staff_set_the_phone_call_rings_when_they_call_for_a_practitioner(client, auth, make):
+    practice = make.practice("Smile Dental")
+    make.user(practice, role="staff", email="front@smile.example")
+    auth.login("front@smile.example")
+    response = client.post("/me", data={"me-phone": "(202) 555-0177", "me-locale": ""})
+    assert response.status_code == 302
+    user = db.session.scalar(db.select(User).where(User.email == "front@smile.example"))
+    assert user.phone == caller_phone(user) == "+12025550177"
+    assert 'value="+12025550177"' in client.get("/me").get_data(as_text=True)

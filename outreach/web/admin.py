@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms.fields.choices import SelectChoice
 from wtforms import (BooleanField, EmailField, IntegerField, PasswordField, SelectField, StringField, TelField,
                      TimeField)
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, NumberRange, Optional, ValidationError
 
 from sqlalchemy.exc import IntegrityError
 
@@ -20,7 +20,7 @@ from outreach.web.auth import roles_required
 from outreach.web.errors import reshows_expired_form
 from outreach.web.formatting import language_choices, role_name, translated
 from outreach.web.forms import show_error
-from outreach.web.validators import fits
+from outreach.web.validators import at_most, fits
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -37,11 +37,11 @@ ROLE_CHOICES = ("practitioner", "staff", "admin")
 
 class NewUserForm(FlaskForm):
     email = EmailField(_l("E-mail"), validators=[DataRequired(), fits(User.email)], render_kw={"autocomplete": "off"})
-    full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=accounts.MAX_NAME_LENGTH)],
+    full_name = StringField(_l("Full name"), validators=[DataRequired(), at_most(accounts.MAX_NAME_LENGTH)],
                             render_kw={"autocomplete": "off"})
     role = SelectField(_l("Role"), default="practitioner")
     preferred_name = StringField(_l("Preferred name"),
-                                 validators=[Optional(), Length(max=accounts.MAX_PREFERRED_NAME_LENGTH)],
+                                 validators=[Optional(), at_most(accounts.MAX_PREFERRED_NAME_LENGTH)],
                                  render_kw={"autocomplete": "off"})
     phone = TelField(_l("Phone"), validators=[Optional()], render_kw={"autocomplete": "off"})
     password = PasswordField(_l("Password (leave empty to generate one)"), validators=[Optional()],
@@ -56,15 +56,15 @@ class UserForm(FlaskForm):
     """An admin edits a person; the practitioner fields are dropped for staff and admins (their phone stays:
     Call rings it when they call on a practitioner's behalf)."""
 
-    full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=accounts.MAX_NAME_LENGTH)],
+    full_name = StringField(_l("Full name"), validators=[DataRequired(), at_most(accounts.MAX_NAME_LENGTH)],
                             render_kw={"autocomplete": "off"})
     locale = SelectField(_l("Language"), validators=[Optional()])
     formal_name = StringField(_l("Introduces themselves as"),
-                              validators=[Optional(), Length(max=accounts.MAX_NAME_LENGTH)],
+                              validators=[Optional(), at_most(accounts.MAX_NAME_LENGTH)],
                               description=_l("For example “Dr. Gorab”; empty: title and surname."),
                               render_kw={"autocomplete": "off"})
     preferred_name = StringField(_l("Preferred name"),
-                                 validators=[Optional(), Length(max=accounts.MAX_PREFERRED_NAME_LENGTH)],
+                                 validators=[Optional(), at_most(accounts.MAX_PREFERRED_NAME_LENGTH)],
                                  render_kw={"autocomplete": "off"})
     phone = TelField(_l("Phone for the call bridge"), validators=[Optional()], render_kw={"autocomplete": "off"})
     notify_when_list_ready = BooleanField(_l("Text me when my weekly list is ready"))

@@ -15,17 +15,18 @@ from outreach.services.calls import caller_phone
 from outreach.web.errors import reshows_expired_form
 from outreach.web.formatting import language_choices, translated
 from outreach.web.forms import show_error
+from outreach.web.validators import at_most
 
 bp = Blueprint("me", __name__)
 
 
 class MySettingsForm(FlaskForm):
     formal_name = StringField(
-        _l("How you introduce yourself"), validators=[Optional(), Length(max=accounts.MAX_NAME_LENGTH)],
+        _l("How you introduce yourself"), validators=[Optional(), at_most(accounts.MAX_NAME_LENGTH)],
         description=_l("For example “Dr. Gorab”; empty: your title and surname."),
         render_kw={"autocomplete": "off"})
     preferred_name = StringField(
-        _l("Preferred name"), validators=[Optional(), Length(max=accounts.MAX_PREFERRED_NAME_LENGTH)],
+        _l("Preferred name"), validators=[Optional(), at_most(accounts.MAX_PREFERRED_NAME_LENGTH)],
         description=_l("What you ask clients to call you; the call script says it."),
         render_kw={"autocomplete": "nickname"})
     phone = TelField(_l("Your phone"), validators=[Optional()],

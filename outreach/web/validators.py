@@ -13,6 +13,11 @@ def fits(column: InstrumentedAttribute) -> Length:
     limit = max_length(column)
     if limit is None:
         raise ValueError(f"{column} has no length to check against")
+    return at_most(limit)
+
+
+def at_most(limit: int) -> Length:
+    """The field's text must have at most `limit` characters (a limit tighter than the column's, e.g. a name)."""
     return Length(max=limit, message=_l("At most %(max)d characters, please."))
 
 
