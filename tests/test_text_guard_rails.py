@@ -254,7 +254,7 @@ def test_the_template_editor_shows_characters_and_segments(app, make, clock_file
     assert english in page
     after_english = page[page.index(english):]
     assert "78 characters · 1 SMS segment (GSM-7)" in " ".join(after_english[:400].split())
-    russian_cost = " ".join(page[page.index("Здравствуйте, Anna! Это Glen"):].split())[:400]
+    russian_cost = " ".join(page[page.index("Здравствуйте, Анна! Это Glen"):].split())[:400]
     assert "80 characters · 2 SMS segments (UCS-2) · outside the GSM alphabet" in russian_cost
 
     # An em dash typed into the English wording shows what it costs.
