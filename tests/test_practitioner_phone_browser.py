@@ -39,8 +39,9 @@ def glens_week(make, clock_file):
     set_clock(clock_file, dt.datetime(2026, 11, 28, 9, 0, tzinfo=NEW_YORK))  # Saturday morning
     practice = make.practice("Smile Dental")
     glen = make.practitioner(practice, full_name="Dr. Glen Gorab", preferred_name="Glen", email="glen@smile.example")
+    # Local numbers: the script tells a visit's time in the zone the client's number is in.
     make.appointment(glen, make.client(practice, full_name="Anna Petrova", phone="+12025550143"), local(0, "10:00"))
-    make.appointment(glen, make.client(practice, full_name="Brian Chen", phone="+14155550134"), local(1, "14:00"),
+    make.appointment(glen, make.client(practice, full_name="Brian Chen", phone="+12025550134"), local(1, "14:00"),
                      at_client_place=True, location="12 Elm St, Springfield, IL")
     call_lists.build_call_lists(db.session, practice, dt.date(2026, 11, 30), now=local(-2, "09:00"))
     db.session.commit()
@@ -92,7 +93,7 @@ def test_the_practitioners_week_on_a_phone_leads_to_the_client_the_visit_the_pho
     brian = page.locator("article.task", has_text="Brian Chen")
     expect(brian.locator(".at-home")).to_contain_text("At the client's home")
     expect(brian.locator("a.map-link")).to_have_attribute("href", "geo:0,0?q=12%20Elm%20St%2C%20Springfield%2C%20IL")
-    expect(brian.locator("a[href='tel:+14155550134']").first).to_be_visible()
+    expect(brian.locator("a[href='tel:+12025550134']").first).to_be_visible()
     expect(brian.locator("blockquote.script")).to_have_text(
         "Hello Brian, this is Dr. Gorab from Smile Dental — at work I ask people to call me Glen. "
         "I see you're booked with me on Tuesday at 2:00\u202fPM. "
