@@ -17,10 +17,14 @@ from outreach.services.ics_import.parse import Events
 from outreach.services.ics_import.report import ImportReport
 
 
-def apply_occurrences(session: Session, source: CalendarSource, context: ImportContext, events: Events, found: list[Found],
-           window: ImportWindow, now: dt.datetime, cancel_vanished: bool, report: ImportReport,
-           deadline: Deadline) -> int:
-    """Writes the occurrences as appointments; returns how many rows the source has afterwards."""
+def apply_occurrences(session: Session, source: CalendarSource, context: ImportContext, events: Events,
+                      found: list[Found], window: ImportWindow, now: dt.datetime, cancel_vanished: bool,
+                      report: ImportReport, deadline: Deadline, unchanged_uids: set[str]) -> int:
+    """Writes the occurrences as appointments; returns how many rows the source has afterwards.
+
+    `unchanged_uids` are events of the file that were not parsed because they
+    are as they were last imported: their appointments stay as they are.
+    """
     existing = {
         (row.uid, row.recurrence_id): row
         for row in session.execute(
@@ -29,7 +33,7 @@ def apply_occurrences(session: Session, source: CalendarSource, context: ImportC
             .where(Appointment.source_id == source.id)
         )
     }
-    report.occurrences = len(found)
+    report.occurrences += len(found)
     changes = []
     for item in found:
         old = existing.get((item.uid, item.recurrence_id))
@@ -68,7 +72,7 @@ def apply_occurrences(session: Session, source: CalendarSource, context: ImportC
                 report.changed_appointment_ids.append(old.id)
 
     vanished = _vanished(existing, {(item.uid, item.recurrence_id) for item in found}, events, window, now,
-                         cancel_vanished)
+                         cancel_vanished, unchanged_uids)
     for row in vanished:
         # An empty hash makes the occurrence count as updated (un-cancelled) if it ever comes back.
         row_updates.append({"id": row.id, "status": "cancelled", "cancelled_at": now, "updated_at": now,
@@ -112,17 +116,18 @@ def _row_values(item: Found, old: Any, now: dt.datetime) -> dict[str, Any]:
 
 
 def _vanished(existing: dict[tuple[str, str], Any], seen: set[tuple[str, str]], events: Events, window: ImportWindow,
-              now: dt.datetime, cancel_vanished: bool) -> list[Any]:
+              now: dt.datetime, cancel_vanished: bool, unchanged_uids: set[str]) -> list[Any]:
     """Appointments the data no longer contains, which the import therefore cancels.
 
     Of a UID in the file: any occurrence inside the window. With
     `cancel_vanished`: any future one inside the window, whatever its UID.
-    UIDs the file mentions but that could not be worked out are left alone.
+    UIDs the file mentions but that could not be worked out are left alone,
+    and so are unchanged events: their occurrences are all still there.
     """
     future_from = max(now, window.start)
     result = []
     for key, row in existing.items():
-        if key in seen or row.status == "cancelled" or row.uid in events.protected_uids:
+        if key in seen or row.status == "cancelled" or row.uid in events.protected_uids or row.uid in unchanged_uids:
             continue
         if (row.uid in events.uids and window.contains(row.starts_at)) or (
             cancel_vanished and future_from <= row.starts_at < window.end
