@@ -20,7 +20,7 @@ from flask.cli import with_appcontext
 from outreach.clock import utcnow
 from outreach.extensions import db
 from outreach.models import CalendarSource, Practitioner
-from outreach.services import accounts, calendar_intake, feeds
+from outreach.services import accounts, calendar_intake, calendar_sync, feeds
 from outreach.services.ics_import import (
     ImportLimits,
     ImportReport,
@@ -110,9 +110,10 @@ def sync_feeds(every_feed: bool, as_json: bool) -> None:
     """Download and import the calendar feeds that are due."""
     limits = ImportLimits.from_config(current_app.config)
     now = utcnow()
-    sources = feeds.all_feeds(db.session) if every_feed else feeds.due_feeds(db.session, now)
+    sources = (calendar_sync.synced_sources(db.session) if every_feed
+               else calendar_sync.due_sources(db.session, now))
     names = [source.name for source in sources]
-    reports = feeds.sync_feeds(db.session, sources, now=now, limits=limits)
+    reports = calendar_sync.sync_sources(db.session, sources, now=now, limits=limits)
     for name, report in zip(names, reports, strict=True):
         _echo_report(report, as_json, source=name)
     if not reports and not as_json:

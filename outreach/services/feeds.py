@@ -8,8 +8,8 @@ calendar, so a future appointment missing from it was deleted there and is
 cancelled here.
 
 A failed download records the error on the source and touches no
-appointment. No Flask here: callers pass the session (and commit, except in
-`sync_due_feeds`, which commits after each feed).
+appointment. When feeds are synced is `calendar_sync`'s business. No Flask
+here: callers pass the session and commit.
 """
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.models import CalendarSource, Practitioner
@@ -101,7 +100,7 @@ def feed_url(url: str) -> str:
 
 
 def add_feed(session: Session, practitioner: Practitioner, url: str, name: str | None = None) -> CalendarSource:
-    """Adds a feed source for the practitioner; it is synced on the next run of `sync_due_feeds`."""
+    """Adds a feed source for the practitioner; it is due for its first sync at once."""
     url = url.strip()
     parts = urlsplit(url)
     if parts.scheme.lower() not in FEED_SCHEMES or not parts.hostname:
@@ -157,39 +156,3 @@ def sync_feed(session: Session, source: CalendarSource, *, now: dt.datetime, lim
         # Download it in full next time: a 304 must never hide a feed we could not import.
         source.etag = source.last_modified = None
     return report
-
-
-def all_feeds(session: Session) -> list[CalendarSource]:
-    return list(session.scalars(select(CalendarSource).where(CalendarSource.kind == "feed")
-                                .order_by(CalendarSource.id)))
-
-
-def due_feeds(session: Session, now: dt.datetime) -> list[CalendarSource]:
-    """Feeds never tried, or last tried at least their sync interval ago."""
-    return [
-        feed for feed in all_feeds(session)
-        if feed.last_attempt_at is None
-        or feed.last_attempt_at + dt.timedelta(minutes=feed.sync_interval_minutes) <= now
-    ]
-
-
-def sync_due_feeds(session: Session, now: dt.datetime, limits: ImportLimits) -> list[ImportReport]:
-    return sync_feeds(session, due_feeds(session, now), now=now, limits=limits)
-
-
-def sync_feeds(session: Session, sources: list[CalendarSource], *, now: dt.datetime, limits: ImportLimits,
-               http_get: HttpGet = download) -> list[ImportReport]:
-    """Syncs the feeds in turn, committing after each so one feed's trouble never undoes another's work."""
-    reports = []
-    for source in sources:
-        source_id, url = source.id, source.url or ""
-        try:
-            report = sync_feed(session, source, now=now, limits=limits, http_get=http_get)
-            session.commit()
-        except Exception:
-            # The database itself failed; the other feeds may still go through.
-            logger.exception("syncing feed source %s failed", source_id)
-            session.rollback()
-            report = ImportReport.failed(url, "the sync failed unexpectedly (the error was logged)", source_id)
-        reports.append(report)
-    return reports

@@ -4,6 +4,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlalchemy import func, select
 from flask_wtf.file import FileField, FileRequired
 from wtforms import EmailField, SelectField, StringField
 from wtforms.validators import DataRequired, Optional
@@ -13,7 +14,7 @@ from outreach.clock import utcnow
 from outreach.extensions import db
 from outreach.models import Appointment, CalendarSource, ImportRun, Practitioner
 from outreach.scoping import get_scoped_or_404, scoped
-from outreach.services import calendar_intake, feeds
+from outreach.services import calendar_intake, calendar_sync, feeds
 from outreach.web.auth import roles_required
 
 bp = Blueprint("imports", __name__)
@@ -96,11 +97,12 @@ def sources():
     form = FeedForm()
     form.practitioner.choices = _practitioner_choices()
     calendars = db.session.scalars(scoped(CalendarSource).order_by(CalendarSource.kind, CalendarSource.name)).all()
-    latest_runs = {
-        run.source_id: run
-        for run in db.session.scalars(scoped(ImportRun).order_by(ImportRun.id)).all()
-    }
-    return render_template("imports/sources.html", form=form, calendars=calendars, latest_runs=latest_runs)
+    last_run_ids = scoped(ImportRun).with_only_columns(func.max(ImportRun.id)).group_by(ImportRun.source_id)
+    latest_runs = {run.source_id: run
+                   for run in db.session.scalars(select(ImportRun).where(ImportRun.id.in_(last_run_ids)))}
+    return render_template("imports/sources.html", form=form, calendars=calendars, latest_runs=latest_runs,
+                           health=calendar_sync.health(db.session, calendars, utcnow()),
+                           synced_kinds=calendar_sync.SYNCERS)
 
 
 @bp.route("/sources/feeds", methods=["POST"])
@@ -119,7 +121,7 @@ def add_feed():
         flash(str(exc), "error")
         return redirect(url_for("imports.sources"))
     db.session.commit()
-    jobs.dispatch(tasks.sync_feed, source.id)
+    jobs.dispatch(tasks.sync_calendar, source.id)
     flash(_("Added the feed; it is being synced now and then every %(minutes)s minutes.",
             minutes=source.sync_interval_minutes), "success")
     return redirect(url_for("imports.sources"))
@@ -129,8 +131,8 @@ def add_feed():
 @roles_required("admin", "staff")
 def sync_now(source_id: int):
     source = get_scoped_or_404(CalendarSource, source_id)
-    if source.kind != "feed":
+    if not calendar_sync.is_synced(source):
         abort(404)
-    jobs.dispatch(tasks.sync_feed, source.id)
+    jobs.dispatch(tasks.sync_calendar, source.id)
     flash(_("Syncing %(name)s now.", name=source.name), "success")
     return redirect(url_for("imports.sources"))
