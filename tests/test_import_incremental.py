@@ -120,6 +120,7 @@ def import_into(source, data: bytes, now: dt.datetime, cancel_vanished: bool) ->
 
 def forget_event_fingerprints(source) -> None:
     db.session.execute(delete(CalendarEventFingerprint).where(CalendarEventFingerprint.source_id == source.id))
+    source.event_fingerprints_basis = None
     db.session.commit()
 
 
@@ -188,3 +189,19 @@ def test_when_an_event_is_given_twice_its_stamps_decide_and_are_watched(make, pr
     report = import_into(source, newer_first.ics(), NOW, True)
     assert report["updated"] == 1
     assert [starts_at.hour for _, _, starts_at, *_ in rows(source)] == [14]
+
+
+def test_an_event_that_turned_unreadable_then_left_the_feed_is_cancelled(make, practitioner):
+    source = make.source(practitioner, kind="feed")
+    visit = Visit(uid="x", day=2, hour=10, frequency=None, count=1, excluded=frozenset(), moved=None,
+                  cancelled_occurrence=None, cancelled=False)
+    kept = dataclasses.replace(visit, uid="k", hour=12)
+    good = Download((kept, visit), "20260301T000000Z", None).ics()
+    assert import_into(source, good, NOW, True)["created"] == 2
+    broken = good.replace(b"DTSTART;TZID=America/New_York:20260305T100000", b"DTSTART:not-a-date")
+    report = import_into(source, broken, NOW, True)
+    assert (report["cancelled"], len(report["skipped"])) == (0, 1)  # left alone: its absence proves nothing
+    gone = Download((kept,), "20260302T000000Z", None).ics()
+    assert import_into(source, gone, NOW, True)["cancelled"] == 1
+    assert [(uid, status) for uid, _, _, _, _, status, *_ in rows(source)] == [("k", "confirmed"),
+                                                                            ("x", "cancelled")]

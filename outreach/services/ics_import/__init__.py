@@ -124,8 +124,9 @@ def import_calendar(
             report = _already_imported(last, filename, source)
             rows_after = rows_before
         else:
-            report, rows_after = _import_changes(session, source, data, filename, context, window, facts, now,
-                                                 limits, cancel_vanished, rows_as_left)
+            report, added = _import_changes(session, source, data, filename, context, window, facts, now,
+                                            limits, cancel_vanished, rows_as_left)
+            rows_after = rows_before + added
     except ImportFailed as exc:
         report = ImportReport.failed(filename, str(exc), source.id)
     except Exception:
@@ -180,7 +181,10 @@ def report_rows(session: Session, source: CalendarSource) -> int:
 def _import_changes(session: Session, source: CalendarSource, data: bytes, filename: str, context: ImportContext,
                     window: ImportWindow, facts: list[Any], now: dt.datetime, limits: ImportLimits,
                     cancel_vanished: bool, rows_as_left: bool) -> tuple[ImportReport, int]:
-    """Reads the file, parses the events that changed since the source's last import, and applies them."""
+    """Reads the file, parses the events that changed since the source's last import, and applies them.
+
+    Returns the report and how many appointment rows were added.
+    """
     report = ImportReport(file=filename, source_id=source.id)
     deadline = Deadline(limits.time_limit_seconds)
     calendars = split_components(read_text(data, limits), limits, deadline)
@@ -194,14 +198,14 @@ def _import_changes(session: Session, source: CalendarSource, data: bytes, filen
     events.uids |= plan.outside_window
     found = expand_occurrences(events, window, context, limits, report, deadline)
     with session.begin_nested():
-        rows_after = apply_occurrences(session, source, context, events, found, window, now, cancel_vanished, report,
-                                       deadline, unchanged_uids=set(plan.unchanged))
+        added = apply_occurrences(session, source, context, events, found, window, now, cancel_vanished, report,
+                                  deadline, rows_of=plan.rows_to_compare(events, cancel_vanished))
         unchanged = sum(plan.unchanged.values())
         report.occurrences += unchanged
         report.unchanged += unchanged
         report.needs_attention += changes.needs_attention_of_unchanged(session, source, plan, window)
         changes.remember(session, source, plan, events, found, cancel_vanished)
-    return report, rows_after
+    return report, added
 
 
 def _import_facts(window: ImportWindow, context: ImportContext, limits: ImportLimits,

@@ -19,20 +19,22 @@ from outreach.services.ics_import.report import ImportReport
 
 def apply_occurrences(session: Session, source: CalendarSource, context: ImportContext, events: Events,
                       found: list[Found], window: ImportWindow, now: dt.datetime, cancel_vanished: bool,
-                      report: ImportReport, deadline: Deadline, unchanged_uids: set[str]) -> int:
-    """Writes the occurrences as appointments; returns how many rows the source has afterwards.
+                      report: ImportReport, deadline: Deadline, rows_of: set[str] | None) -> int:
+    """Writes the occurrences as appointments; returns how many rows it added.
 
-    `unchanged_uids` are events of the file that were not parsed because they
-    are as they were last imported: their appointments stay as they are.
+    Only the rows of the UIDs in `rows_of` are compared (all of them when
+    None): the rows of events that were not read because they did not
+    change stay as they are.
     """
-    existing = {
-        (row.uid, row.recurrence_id): row
-        for row in session.execute(
-            select(Appointment.id, Appointment.uid, Appointment.recurrence_id, Appointment.content_hash,
-                   Appointment.status, Appointment.starts_at, Appointment.needs_attention, Appointment.cancelled_at)
-            .where(Appointment.source_id == source.id)
-        )
-    }
+    columns = (Appointment.id, Appointment.uid, Appointment.recurrence_id, Appointment.content_hash,
+               Appointment.status, Appointment.starts_at, Appointment.needs_attention, Appointment.cancelled_at)
+    of_source = select(*columns).where(Appointment.source_id == source.id)
+    if rows_of is None:
+        queries = [of_source]
+    else:
+        uids = sorted(rows_of)
+        queries = [of_source.where(Appointment.uid.in_(uids[start:start + 500])) for start in range(0, len(uids), 500)]
+    existing = {(row.uid, row.recurrence_id): row for query in queries for row in session.execute(query)}
     report.occurrences += len(found)
     changes = []
     for item in found:
@@ -72,7 +74,7 @@ def apply_occurrences(session: Session, source: CalendarSource, context: ImportC
                 report.changed_appointment_ids.append(old.id)
 
     vanished = _vanished(existing, {(item.uid, item.recurrence_id) for item in found}, events, window, now,
-                         cancel_vanished, unchanged_uids)
+                         cancel_vanished)
     for row in vanished:
         # An empty hash makes the occurrence count as updated (un-cancelled) if it ever comes back.
         row_updates.append({"id": row.id, "status": "cancelled", "cancelled_at": now, "updated_at": now,
@@ -94,7 +96,7 @@ def apply_occurrences(session: Session, source: CalendarSource, context: ImportC
         )
     if row_updates:
         session.execute(update(Appointment), row_updates)
-    return len(existing) + len(new_rows)
+    return len(new_rows)
 
 
 def _row_values(item: Found, old: Any, now: dt.datetime) -> dict[str, Any]:
@@ -116,18 +118,17 @@ def _row_values(item: Found, old: Any, now: dt.datetime) -> dict[str, Any]:
 
 
 def _vanished(existing: dict[tuple[str, str], Any], seen: set[tuple[str, str]], events: Events, window: ImportWindow,
-              now: dt.datetime, cancel_vanished: bool, unchanged_uids: set[str]) -> list[Any]:
+              now: dt.datetime, cancel_vanished: bool) -> list[Any]:
     """Appointments the data no longer contains, which the import therefore cancels.
 
     Of a UID in the file: any occurrence inside the window. With
     `cancel_vanished`: any future one inside the window, whatever its UID.
-    UIDs the file mentions but that could not be worked out are left alone,
-    and so are unchanged events: their occurrences are all still there.
+    UIDs the file mentions but that could not be worked out are left alone.
     """
     future_from = max(now, window.start)
     result = []
     for key, row in existing.items():
-        if key in seen or row.status == "cancelled" or row.uid in events.protected_uids or row.uid in unchanged_uids:
+        if key in seen or row.status == "cancelled" or row.uid in events.protected_uids:
             continue
         if (row.uid in events.uids and window.contains(row.starts_at)) or (
             cancel_vanished and future_from <= row.starts_at < window.end

@@ -50,10 +50,12 @@ from outreach.services.ics_import.split import CalendarText, ComponentText
 # Raise when the way fingerprints are taken changes.
 FINGERPRINT_VERSION = 1
 VOLATILE_PROPERTIES = ("DTSTAMP", "LAST-MODIFIED")
+READ_AGAIN = ""  # the fingerprint of an event that is parsed on every import
 _UID_MAX_LENGTH = 500
 # A start this far outside the window cannot be in it in any time zone (UTC-12 to UTC+14, and slack).
 _WINDOW_MARGIN = dt.timedelta(days=3)
 _PROPERTY_NAME = re.compile(r"[A-Za-z0-9-]+")
+_VOLATILE_LINE = re.compile(rf"^(?:{'|'.join(VOLATILE_PROPERTIES)})[;:][^\n]*\n", re.IGNORECASE | re.MULTILINE)
 _START_DAY = re.compile(r"(\d{4})(\d{2})(\d{2})(?:T\d{6}Z?)?\s*$")
 
 
@@ -67,11 +69,9 @@ class EventGroup:
     def fingerprint(self, with_stamps: bool) -> str:
         digest = hashlib.sha256()
         for header_hash, component in self.components:
+            text = "\n".join(component.lines) + "\n"
             digest.update(header_hash.encode())
-            for line in component.lines:
-                if with_stamps or _property_name(line) not in VOLATILE_PROPERTIES:
-                    digest.update(line.encode("utf-8", "surrogatepass"))
-                    digest.update(b"\n")
+            digest.update((text if with_stamps else _VOLATILE_LINE.sub("", text)).encode("utf-8", "surrogatepass"))
             digest.update(b"\x00")
         return digest.hexdigest()
 
@@ -109,6 +109,27 @@ class ChangePlan:
 
     def skipped_uids(self) -> set[str]:
         return set(self.unchanged) | self.outside_window
+
+    def touched_uids(self, events: Events) -> set[str]:
+        """The UIDs this import reads (or, far outside the window, knows without reading)."""
+        return events.uids | events.protected_uids
+
+    def removed_uids(self, events: Events) -> set[str]:
+        """UIDs of the last import that are not in this file at all."""
+        return set(self.stored) - set(self.groups) - self.touched_uids(events)
+
+    def rows_to_compare(self, events: Events, cancel_vanished: bool) -> set[str] | None:
+        """The UIDs whose appointment rows the import must look at; None: all of them.
+
+        Unchanged events' rows stay as they are. Of the others, only the
+        rows of UIDs this import reads can change, and with `cancel_vanished`
+        those of the UIDs gone since the last import: any other UID was
+        missing from the last import too, which already cancelled its future
+        rows.
+        """
+        if self.forget_stored:
+            return None
+        return self.touched_uids(events) | (self.removed_uids(events) if cancel_vanished else set())
 
     def disagrees_with(self, events: Events) -> bool:
         """Parsed events of a UID that was not parsed: then duplicates would be resolved without all of them."""
@@ -185,36 +206,38 @@ def remember(session: Session, source: CalendarSource, plan: ChangePlan, events:
              cancel_vanished: bool) -> None:
     """Stores the fingerprints of the events just imported, inside the import's savepoint.
 
-    Events that could not be (fully) worked out get none: they are read
-    again every time, so their problems are reported every time. A feed
-    speaks for the whole calendar, so the fingerprints of events gone from it
-    go; a file only for its own events, so the others' stay.
+    Every UID the import read gets a row, so that the UIDs of the last
+    import are known when they go. Events that could not be (fully) worked
+    out, or whose UID is not plain text, get an empty fingerprint: they are
+    read again every time (and their problems reported every time). A feed
+    speaks for the whole calendar, so the rows of events gone from it go; a
+    file only for its own events, so the others' stay.
     """
     occurrences = Counter(item.uid for item in found)
-    duplicated = events.duplicated_uids
     fresh: dict[str, tuple[str, bool, int]] = {}
-    for uid, group in plan.groups.items():
-        if uid in plan.unchanged:
-            continue
-        if uid in plan.outside_window or (uid in events.uids and uid not in events.protected_uids):
-            with_stamps = uid in duplicated
+    for uid in plan.touched_uids(events):
+        group = plan.groups.get(uid)
+        if group is not None and (uid in plan.outside_window or uid not in events.protected_uids):
+            with_stamps = uid in events.duplicated_uids
             fresh[uid] = (group.fingerprint(with_stamps), with_stamps, occurrences[uid])
+        elif len(uid) <= _UID_MAX_LENGTH:
+            fresh[uid] = (READ_AGAIN, False, occurrences[uid])
     table = CalendarEventFingerprint.__table__
     stored = plan.stored
     if plan.forget_stored:
         session.execute(delete(table).where(table.c.source_id == source.id))
         stored = {}
-    touched = set(plan.groups) | events.uids | events.protected_uids
-    gone = [uid for uid in stored if uid not in fresh and uid not in plan.unchanged
-            and (uid in touched or cancel_vanished)]
+    gone = [uid for uid in plan.removed_uids(events) if cancel_vanished] + [
+        uid for uid in plan.touched_uids(events) if uid in stored and uid not in fresh]
     for chunk in _chunks(gone):
         session.execute(delete(table).where(table.c.source_id == source.id, table.c.uid.in_(chunk)))
     changed = [{"fingerprint": fingerprint, "with_stamps": with_stamps, "occurrences": count,
                 "source_id_": source.id, "uid_": uid}
-               for uid, (fingerprint, with_stamps, count) in fresh.items() if uid in stored]
+               for uid, (fingerprint, with_stamps, count) in fresh.items()
+               if uid in stored and stored[uid] != (fingerprint, with_stamps, count)]
     if changed:
-        session.execute(update(table).where(table.c.source_id == bindparam("source_id_"), table.c.uid == bindparam("uid_")),
-                        changed)
+        session.execute(update(table).where(table.c.source_id == bindparam("source_id_"),
+                                            table.c.uid == bindparam("uid_")), changed)
     new = [{"practice_id": source.practice_id, "source_id": source.id, "uid": uid, "fingerprint": fingerprint,
             "with_stamps": with_stamps, "occurrences": count}
            for uid, (fingerprint, with_stamps, count) in fresh.items() if uid not in stored]
@@ -231,10 +254,18 @@ def plain_uid(component: ComponentText) -> str | None:
     Such a UID is exactly the appointment's uid after parsing; events
     without one are always parsed.
     """
-    uids = [rest for name, rest in _top_level_properties(component) if name == "UID"]
-    if len(uids) != 1 or not uids[0].startswith(":") or "\\" in uids[0]:
+    uid_lines, nested = [], False
+    for line in component.lines[1:-1]:
+        head = line[:6].upper()
+        if head[:4] in ("UID:", "UID;"):
+            uid_lines.append(line)
+        elif head == "BEGIN:":
+            nested = True
+    if nested:  # a VALARM may have a UID of its own (RFC 9074)
+        uid_lines = [name + rest for name, rest in _top_level_properties(component) if name == "UID"]
+    if len(uid_lines) != 1 or uid_lines[0][3] != ":" or "\\" in uid_lines[0]:
         return None
-    uid = uids[0][1:].strip()
+    uid = uid_lines[0][4:].strip()
     return uid if 0 < len(uid) <= _UID_MAX_LENGTH else None
 
 
