@@ -56,6 +56,8 @@ _UID_MAX_LENGTH = 500
 _WINDOW_MARGIN = dt.timedelta(days=3)
 _PROPERTY_NAME = re.compile(r"[A-Za-z0-9-]+")
 _VOLATILE_LINE = re.compile(rf"^(?:{'|'.join(VOLATILE_PROPERTIES)})[;:][^\n]*\n", re.IGNORECASE | re.MULTILINE)
+_UID_LINE = re.compile(r"^UID[;:][^\n]*", re.IGNORECASE | re.MULTILINE)
+_NESTED = re.compile(r"\nBEGIN:", re.IGNORECASE)
 _START_DAY = re.compile(r"(\d{4})(\d{2})(\d{2})(?:T\d{6}Z?)?\s*$")
 
 
@@ -64,12 +66,11 @@ class EventGroup:
     """The VEVENTs of one UID, in file order, each with the hash of its calendar's own properties."""
 
     uid: str
-    components: list[tuple[str, ComponentText]] = field(default_factory=list)
+    components: list[tuple[str, ComponentText, str]] = field(default_factory=list)  # (header hash, component, text)
 
     def fingerprint(self, with_stamps: bool) -> str:
         digest = hashlib.sha256()
-        for header_hash, component in self.components:
-            text = "\n".join(component.lines) + "\n"
+        for header_hash, _, text in self.components:
             digest.update(header_hash.encode())
             digest.update((text if with_stamps else _VOLATILE_LINE.sub("", text)).encode("utf-8", "surrogatepass"))
             digest.update(b"\x00")
@@ -151,16 +152,19 @@ def plan_changes(session: Session, source: CalendarSource, calendars: list[Calen
     stored: dict[str, tuple[str, bool, int]] = {}
     forget_stored = source.event_fingerprints_basis != basis or not rows_trusted
     if not forget_stored:
+        table = CalendarEventFingerprint.__table__  # Core: thousands of rows, no objects wanted
         stored = {uid: (fingerprint, with_stamps, occurrences) for uid, fingerprint, with_stamps, occurrences in
-                  session.execute(select(CalendarEventFingerprint.uid, CalendarEventFingerprint.fingerprint,
-                                         CalendarEventFingerprint.with_stamps, CalendarEventFingerprint.occurrences)
-                                  .where(CalendarEventFingerprint.source_id == source.id))}
+                  session.execute(select(table.c.uid, table.c.fingerprint, table.c.with_stamps, table.c.occurrences)
+                                  .where(table.c.source_id == source.id))}
     groups: dict[str, EventGroup] = {}
     for calendar in calendars:
         header_hash = _hash(calendar.header)
         for component in calendar.components:
-            if component.name == "VEVENT" and (uid := plain_uid(component)) is not None:
-                groups.setdefault(uid, EventGroup(uid)).components.append((header_hash, component))
+            if component.name != "VEVENT":
+                continue
+            text = "\r\n".join(component.lines)
+            if (uid := plain_uid(component, text)) is not None:
+                groups.setdefault(uid, EventGroup(uid)).components.append((header_hash, component, text))
     unchanged: dict[str, int] = {}
     outside_window: set[str] = set()
     for uid, group in groups.items():
@@ -169,7 +173,7 @@ def plan_changes(session: Session, source: CalendarSource, calendars: list[Calen
             unchanged[uid] = known[2]
         elif group.starts_far_outside(window):
             outside_window.add(uid)
-    not_parsed = {id(component) for uid in (*unchanged, *outside_window) for _, component in groups[uid].components}
+    not_parsed = {id(component) for uid in (*unchanged, *outside_window) for _, component, _ in groups[uid].components}
     to_parse = [
         CalendarText(header=calendar.header, bare=calendar.bare,
                      components=[c for c in calendar.components if id(c) not in not_parsed])
@@ -248,21 +252,16 @@ def remember(session: Session, source: CalendarSource, plan: ChangePlan, events:
         session.flush()
 
 
-def plain_uid(component: ComponentText) -> str | None:
-    """The component's UID when the text says it plainly (one UID line, nothing escaped, not too long).
+def plain_uid(component: ComponentText, text: str) -> str | None:
+    """The component's UID when its `text` says it plainly (one UID line, nothing escaped, not too long).
 
     Such a UID is exactly the appointment's uid after parsing; events
     without one are always parsed.
     """
-    uid_lines, nested = [], False
-    for line in component.lines[1:-1]:
-        head = line[:6].upper()
-        if head[:4] in ("UID:", "UID;"):
-            uid_lines.append(line)
-        elif head == "BEGIN:":
-            nested = True
-    if nested:  # a VALARM may have a UID of its own (RFC 9074)
+    if _NESTED.search(text):  # a VALARM may have a UID of its own (RFC 9074)
         uid_lines = [name + rest for name, rest in _top_level_properties(component) if name == "UID"]
+    else:
+        uid_lines = _UID_LINE.findall(text)
     if len(uid_lines) != 1 or uid_lines[0][3] != ":" or "\\" in uid_lines[0]:
         return None
     uid = uid_lines[0][4:].strip()

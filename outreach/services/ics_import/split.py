@@ -48,6 +48,10 @@ def split_components(text: str, limits: ImportLimits, deadline: Deadline) -> lis
     for number, line in enumerate(_LINE_BREAK.split(text), start=1):
         if number % 10_000 == 0:
             deadline.check("reading the file")
+        first = line[:1]
+        if component is not None and first and first not in "BbEe" and not first.isspace():
+            component.lines.append(line)  # most lines: a property of the component being collected
+            continue
         if not line.strip():
             continue
         keyword = line[:6].upper()
