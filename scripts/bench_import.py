@@ -19,10 +19,11 @@ must be reported as updated.
 
 Targets: first import at most 2x bare; unchanged re-import at least 5x faster
 than the first import; re-sync at most 0.25x the bare parse of the re-issued
-file (stretch: the first import as a process at most 1x bare). An unchanged file is recognised by its fingerprint
-before parsing; "reparse" also times the same events in different bytes,
-which are parsed, expanded and compared row by row (no writes). The last
-line holds every figure as key=value.
+file (stretch: the first import as a process at most 1x bare). An unchanged
+file is recognised by its fingerprint before parsing; "reparse" also times
+the same events in different bytes, which are recognised event by event
+from their text (no parsing, no writes). The last line holds every figure as
+key=value.
 
     .venv/bin/python scripts/bench_import.py [--events 10000] [--postgres-url URL | --no-postgres]
 """
@@ -152,8 +153,8 @@ def bench_database(url: str, data: bytes, label: str) -> dict[str, float]:
             source = uploaded_files_source(session, user.practitioner)
             session.commit()
             figures = {}
-            # "reparse": the same events in other bytes (one more line break), so the file is parsed
-            # again and compared row by row instead of being recognised by its fingerprint.
+            # "reparse": the same events in other bytes (one more line break), so the file is not
+            # recognised by its fingerprint but event by event.
             for run, content in (("import", data), ("reimport", data), ("reparse", data + b"\r\n")):
                 seconds, report = timed(lambda content=content: _import_and_commit(session, source, content))
                 if report.status != "imported":
@@ -256,7 +257,8 @@ def main() -> None:
     changed, _ = generate_calendar(args.events, args.recurring_share, args.seed, stamp="20260302T080000Z",
                                    moved_visits=moved)
     changed_bare_cpu_s, _ = cpu_timed(lambda: bare_parse_and_expand(changed, window))
-    print(f"{'bare':>8} {'changed':<9} {changed_bare_cpu_s:7.2f} s CPU  (the re-issued file, {len(moved)} visits moved)")
+    print(f"{'bare':>8} {'changed':<9} {changed_bare_cpu_s:7.2f} s CPU  "
+          f"(the re-issued file, {len(moved)} visits moved)")
     figures["changed_bare_cpu_s"] = changed_bare_cpu_s
 
     with tempfile.TemporaryDirectory() as folder:

@@ -205,3 +205,27 @@ def test_an_event_that_turned_unreadable_then_left_the_feed_is_cancelled(make, p
     assert import_into(source, gone, NOW, True)["cancelled"] == 1
     assert [(uid, status) for uid, _, _, _, _, status, *_ in rows(source)] == [("k", "confirmed"),
                                                                             ("x", "cancelled")]
+
+
+def test_a_wider_window_reads_again_the_events_it_now_reaches(make, practitioner):
+    source = make.source(practitioner, kind="file")
+    near = Visit(uid="near", day=1, hour=10, frequency=None, count=1, excluded=frozenset(), moved=None,
+                 cancelled_occurrence=None, cancelled=False)
+    far = dataclasses.replace(near, uid="far", day=400)  # beyond the default 26 weeks: not even parsed
+    data = Download((near, far), "20260301T000000Z", None).ics()
+    assert import_into(source, data, NOW, False)["created"] == 1
+    report = import_calendar(db.session, source, data.replace(b"20260301T000000Z", b"20260302T000000Z"),
+                             "download.ics", now=NOW, window_end=dt.date(2027, 12, 31))
+    db.session.commit()
+    assert (report.created, report.unchanged) == (1, 1)
+
+
+def test_a_new_summary_format_reads_every_event_again(make, practitioner):
+    source = make.source(practitioner, kind="feed")
+    calendar = tuple(Visit(uid=uid, day=1, hour=10 + n, frequency=None, count=1, excluded=frozenset(), moved=None,
+                           cancelled_occurrence=None, cancelled=False) for n, uid in enumerate("ab"))
+    import_into(source, Download(calendar, "20260301T000000Z", None).ics(), NOW, True)
+    source.summary_format = "service - name"
+    db.session.commit()
+    report = import_into(source, Download(calendar, "20260302T000000Z", None).ics(), NOW, True)
+    assert (report["updated"], report["unchanged"]) == (2, 0)

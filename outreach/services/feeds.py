@@ -118,25 +118,30 @@ def sync_feed(session: Session, source: CalendarSource, *, now: dt.datetime, lim
               http_get: HttpGet = download) -> ImportReport:
     """Downloads and imports one feed; the caller commits.
 
-    The report's status is "not_modified" when the server says the feed has
-    not changed. On failure the source keeps the error in `last_error` and
-    its appointments stay as they were.
+    No transaction is open during the download (what came before is
+    committed first): a slow server must not hold the database, which on
+    SQLite would hold back every other writer. The report's status is
+    "not_modified" when the server says the feed has not changed. On failure
+    the source keeps the error in `last_error` and its appointments stay as
+    they were.
     """
     url = feed_url(source.url or "")
-    source.last_attempt_at = now
     headers = {"User-Agent": _USER_AGENT, "Accept": "text/calendar, */*;q=0.5"}
     if source.etag:
         headers["If-None-Match"] = source.etag
     if source.last_modified:
         headers["If-Modified-Since"] = source.last_modified
+    session.commit()
     try:
         response = http_get(url, headers, limits.feed_timeout_seconds, limits.max_bytes)
     except FeedError as exc:
+        source.last_attempt_at = now
         source.last_error = str(exc)
         report = ImportReport.failed(url, str(exc), source.id)
         record_import_run(session, source, report, now)
         return report
 
+    source.last_attempt_at = now
     if response.status == 304:
         source.last_success_at = now
         source.last_error = None
