@@ -229,3 +229,23 @@ def test_a_new_summary_format_reads_every_event_again(make, practitioner):
     db.session.commit()
     report = import_into(source, Download(calendar, "20260302T000000Z", None).ics(), NOW, True)
     assert (report["updated"], report["unchanged"]) == (2, 0)
+
+
+def test_a_uid_written_two_ways_is_read_whole(make, practitioner):
+    """An override whose UID line has a parameter is always parsed; its series then is too."""
+    source = make.source(practitioner, kind="feed")
+
+    def download(stamp: str, moved_hour: int) -> bytes:
+        return ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//tests//EN\r\n"
+                f"BEGIN:VEVENT\r\nUID:series\r\nDTSTAMP:{stamp}\r\nDTSTART;TZID=America/New_York:20260303T100000\r\n"
+                "DURATION:PT45M\r\nRRULE:FREQ=WEEKLY;COUNT=3\r\nSUMMARY:Client S - visit\r\nEND:VEVENT\r\n"
+                f"BEGIN:VEVENT\r\nUID;X-SOURCE=crm:series\r\nDTSTAMP:{stamp}\r\n"
+                "RECURRENCE-ID;TZID=America/New_York:20260310T100000\r\n"
+                f"DTSTART;TZID=America/New_York:20260310T{moved_hour:02d}0000\r\nDURATION:PT45M\r\n"
+                "SUMMARY:Client S - visit\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n").encode()
+
+    assert import_into(source, download("20260301T000000Z", 12), NOW, True)["created"] == 3
+    again = import_into(source, download("20260302T000000Z", 12), NOW, True)
+    assert (again["unchanged"], again["updated"], again["cancelled"]) == (3, 0, 0)
+    moved = import_into(source, download("20260303T000000Z", 14), NOW, True)
+    assert (moved["unchanged"], moved["updated"]) == (2, 1)

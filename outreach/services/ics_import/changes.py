@@ -134,8 +134,7 @@ class ChangePlan:
 
     def disagrees_with(self, events: Events) -> bool:
         """Parsed events of a UID that was not parsed: then duplicates would be resolved without all of them."""
-        parsed_uids = {info.uid for info in events.info.values()} | events.uids | events.protected_uids
-        return not self.skipped_uids().isdisjoint(parsed_uids)
+        return not self.skipped_uids().isdisjoint(self.touched_uids(events))
 
 
 def plan_changes(session: Session, source: CalendarSource, calendars: list[CalendarText], basis_facts: list,
@@ -155,7 +154,7 @@ def plan_changes(session: Session, source: CalendarSource, calendars: list[Calen
         table = CalendarEventFingerprint.__table__  # Core: thousands of rows, no objects wanted
         stored = {uid: (fingerprint, with_stamps, occurrences) for uid, fingerprint, with_stamps, occurrences in
                   session.execute(select(table.c.uid, table.c.fingerprint, table.c.with_stamps, table.c.occurrences)
-                                  .where(table.c.source_id == source.id))}
+                                  .where(table.c.source_id == source.id)).all()}
     groups: dict[str, EventGroup] = {}
     for calendar in calendars:
         header_hash = _hash(calendar.header)
