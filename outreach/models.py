@@ -213,6 +213,13 @@ class CalendarSource(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Staff removed the calendar: its future visits were cancelled and feeds stop syncing.
     removed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Syncs that failed in a row since the last good one: the back-off grows with them.
+    failed_syncs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When the scheduler next syncs the source (None: as soon as possible).
+    next_sync_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # What the stored event fingerprints were taken under (importer version, settings, window);
+    # fingerprints taken under anything else say nothing about this import.
+    event_fingerprints_basis: Mapped[str | None] = mapped_column(String(64))
 
     practitioner: Mapped[Practitioner] = relationship()
 
@@ -250,6 +257,27 @@ class CalDavObject(db.Model):
     href: Mapped[str] = mapped_column(String(1000))  # the path on the server
     etag: Mapped[str | None] = mapped_column(String(300))
     ics: Mapped[str] = mapped_column(Text)
+
+
+class CalendarEventFingerprint(db.Model):
+    """What one event of a source (every component of one UID) looked like when it was last imported.
+
+    The fingerprint leaves out the properties producers re-issue on every
+    download (DTSTAMP, LAST-MODIFIED), so an unchanged event is recognised
+    without being parsed.
+    """
+
+    __table_args__ = (UniqueConstraint("source_id", "uid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id"), index=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("calendar_source.id"))
+    uid: Mapped[str] = mapped_column(String(500))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    # The event had duplicates (same UID and RECURRENCE-ID), which DTSTAMP and
+    # LAST-MODIFIED decide between: then they are part of its fingerprint.
+    with_stamps: Mapped[bool] = mapped_column(Boolean, default=False)
+    occurrences: Mapped[int] = mapped_column(Integer, default=0)  # inside the window
 
 
 class ImportRun(db.Model):

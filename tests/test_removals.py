@@ -7,7 +7,7 @@ import pytest
 from outreach.clock import set_clock
 from outreach.extensions import db
 from outreach.models import Appointment, AuditEvent, CalendarSource, CallAttempt, CallTask, ImportRun, Notification
-from outreach.services import calendar_intake, call_lists, feeds, removals, visit_outcomes
+from outreach.services import calendar_intake, calendar_sync, call_lists, feeds, removals, visit_outcomes
 
 NOW = dt.datetime(2026, 11, 28, 15, 0, tzinfo=dt.timezone.utc)  # Saturday, 10:00 in New York
 MONDAY = dt.date(2026, 11, 30)
@@ -115,8 +115,8 @@ def test_removing_a_feed_stops_it_and_cancels_only_the_future(practice_with_hist
     assert [visit.uid for visit in removal.visits] == ["feed@x"] and removal.past_visits == 1
     assert _visit("feed@x").status == "cancelled" and _visit("feed-past@x").status == "confirmed"
     assert _visit("home@x").status == "confirmed"  # another calendar's visits are not touched
-    assert feed not in feeds.all_feeds(db.session)
-    assert feed not in feeds.due_feeds(db.session, NOW + dt.timedelta(days=1))
+    assert feed not in calendar_sync.synced_sources(db.session)
+    assert feed not in calendar_sync.due_sources(db.session, NOW + dt.timedelta(days=1))
     assert db.session.scalars(db.select(AuditEvent).where(AuditEvent.action == "calendar.removed")).one()
 
 

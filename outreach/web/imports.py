@@ -18,7 +18,7 @@ from outreach.clock import utcnow
 from outreach.extensions import db
 from outreach.models import Appointment, CalDavCalendar, CalendarSource, Client, ImportRun, Practitioner
 from outreach.scoping import get_scoped_or_404, scoped
-from outreach.services import caldav_sync, calendar_intake, credentials, feeds, import_words, removals
+from outreach.services import caldav_sync, calendar_intake, calendar_sync, credentials, feeds, import_words, removals
 from outreach.services.ics_import import ImportLimits
 from outreach.web.auth import roles_required
 from outreach.web.validators import fits, flash_form_errors
@@ -169,7 +169,9 @@ def sources():
     counts = removals.calendar_counts(db.session, current_user.practice_id, utcnow())
     return render_template("imports/sources.html", form=form, caldav_form=caldav_form, calendars=calendars,
                            latest_runs=latest_runs, logins=logins, problem_words=caldav_problem_words, runs=runs,
-                           counts=counts, no_counts=removals.CalendarCounts())
+                           counts=counts, no_counts=removals.CalendarCounts(),
+                           health=calendar_sync.health(db.session, calendars, utcnow()),
+                           synced_kinds=calendar_sync.SYNCERS)
 
 
 
@@ -235,7 +237,7 @@ def add_feed():
         flash(str(exc), "error")
         return redirect(url_for("imports.sources"))
     db.session.commit()
-    jobs.dispatch(tasks.sync_feed, source.id)
+    jobs.dispatch(tasks.sync_calendar, source.id)
     flash(_("Added the feed; it is being synced now and then every %(minutes)s minutes.",
             minutes=source.sync_interval_minutes), "success")
     return redirect(url_for("imports.sources"))
@@ -245,14 +247,9 @@ def add_feed():
 @roles_required("admin", "staff")
 def sync_now(source_id: int):
     source = get_scoped_or_404(CalendarSource, source_id)
-    if source.removed_at is not None:
+    if source.removed_at is not None or not calendar_sync.is_synced(source):
         abort(404)
-    if source.kind == "feed":
-        jobs.dispatch(tasks.sync_feed, source.id)
-    elif source.kind == caldav_sync.KIND:
-        jobs.dispatch(tasks.sync_caldav, source.id)
-    else:
-        abort(404)
+    jobs.dispatch(tasks.sync_calendar, source.id)
     flash(_("Syncing %(name)s now.", name=source.name), "success")
     return redirect(url_for("imports.sources"))
 
@@ -308,7 +305,7 @@ def choose_caldav():
     ]
     db.session.commit()
     for source in sources:
-        jobs.dispatch(tasks.sync_caldav, source.id)
+        jobs.dispatch(tasks.sync_calendar, source.id)
     flash(_("Added %(count)s CalDAV calendars; they are being synced now and then every %(minutes)s minutes. "
             "Nothing is ever written to them.", count=len(sources), minutes=sources[0].sync_interval_minutes),
           "success")
@@ -337,7 +334,7 @@ def caldav_login(source_id: int):
             flash(_("Not saved: %(problem)s.", problem=caldav_problem_words(str(exc))), "error")
             return render_template("imports/caldav_login.html", form=form, source=source), 400
         db.session.commit()
-        jobs.dispatch(tasks.sync_caldav, source.id)
+        jobs.dispatch(tasks.sync_calendar, source.id)
         flash(_("Saved the login of %(name)s; it is being synced now.", name=source.name), "success")
         return redirect(url_for("imports.sources"))
     return render_template("imports/caldav_login.html", form=form, source=source)

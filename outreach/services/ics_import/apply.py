@@ -17,19 +17,25 @@ from outreach.services.ics_import.parse import Events
 from outreach.services.ics_import.report import ImportReport
 
 
-def apply_occurrences(session: Session, source: CalendarSource, context: ImportContext, events: Events, found: list[Found],
-           window: ImportWindow, now: dt.datetime, cancel_vanished: bool, report: ImportReport,
-           deadline: Deadline) -> int:
-    """Writes the occurrences as appointments; returns how many rows the source has afterwards."""
-    existing = {
-        (row.uid, row.recurrence_id): row
-        for row in session.execute(
-            select(Appointment.id, Appointment.uid, Appointment.recurrence_id, Appointment.content_hash,
-                   Appointment.status, Appointment.starts_at, Appointment.needs_attention, Appointment.cancelled_at)
-            .where(Appointment.source_id == source.id)
-        )
-    }
-    report.occurrences = len(found)
+def apply_occurrences(session: Session, source: CalendarSource, context: ImportContext, events: Events,
+                      found: list[Found], window: ImportWindow, now: dt.datetime, cancel_vanished: bool,
+                      report: ImportReport, deadline: Deadline, rows_of: set[str] | None) -> int:
+    """Writes the occurrences as appointments; returns how many rows it added.
+
+    Only the rows of the UIDs in `rows_of` are compared (all of them when
+    None): the rows of events that were not read because they did not
+    change stay as they are.
+    """
+    columns = (Appointment.id, Appointment.uid, Appointment.recurrence_id, Appointment.content_hash,
+               Appointment.status, Appointment.starts_at, Appointment.needs_attention, Appointment.cancelled_at)
+    of_source = select(*columns).where(Appointment.source_id == source.id)
+    if rows_of is None:
+        queries = [of_source]
+    else:
+        uids = sorted(rows_of)
+        queries = [of_source.where(Appointment.uid.in_(uids[start:start + 500])) for start in range(0, len(uids), 500)]
+    existing = {(row.uid, row.recurrence_id): row for query in queries for row in session.execute(query)}
+    report.occurrences += len(found)
     changes = []
     for item in found:
         old = existing.get((item.uid, item.recurrence_id))
@@ -90,7 +96,7 @@ def apply_occurrences(session: Session, source: CalendarSource, context: ImportC
         )
     if row_updates:
         session.execute(update(Appointment), row_updates)
-    return len(existing) + len(new_rows)
+    return len(new_rows)
 
 
 def _row_values(item: Found, old: Any, now: dt.datetime) -> dict[str, Any]:

@@ -8,8 +8,8 @@ import logging
 import re
 import threading
 import warnings
-from collections import defaultdict
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
 import icalendar
@@ -87,6 +87,8 @@ class Events:
     # UIDs whose appointments must be left alone: the file mentions them but
     # they could not be (fully) worked out, so their absence proves nothing.
     protected_uids: set[str]
+    # UIDs with more than one event for the same RECURRENCE-ID, decided between by SEQUENCE and the stamps.
+    duplicated_uids: set[str] = field(default_factory=set)
 
     def single_event_uids(self) -> set[str]:
         """UIDs with one plain event: their appointment's recurrence_id is ""."""
@@ -154,8 +156,10 @@ def parse_events(calendars: list[CalendarText], context: ImportContext, report: 
             for event, (original_tz, position) in zip(standard.subcomponents, originals, strict=True):
                 found.append((event, _event_info(event, original_tz, position, floating_tz, context)))
     events = _resolve_duplicates(found)
+    counts = Counter((info.uid, info.recurrence_key) for _, info in found)
+    duplicated = {uid for (uid, _), count in counts.items() if count > 1}
     return Events(events=[event for event, _ in events], info={id(event): info for event, info in events},
-                   uids=uids, protected_uids=protected)
+                   uids=uids, protected_uids=protected, duplicated_uids=duplicated)
 
 
 class _FloatingTimesIn(x_wr_timezone.CalendarWalker):
