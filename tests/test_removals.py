@@ -102,11 +102,11 @@ def test_importing_the_same_file_again_after_a_removal_brings_the_visits_back(pr
 
 def test_removing_a_feed_stops_it_and_cancels_only_the_future(practice_with_history, feed_server):
     glen = practice_with_history
-    feed = feeds.add_feed(db.session, glen, feed_server.url, "Booking tool")
+    feed = feeds.add_feed(db.session, glen, feed_server.url, "Booking tool", allowed_private_hosts=("127.0.0.1",))
     db.session.commit()
     feed_server.body = _calendar(_event("feed@x", "20261202T110000", "Carla Gomez", "+1 617-555-0123"),
                                  _event("feed-past@x", "20261125T110000", "Dan Old", "+1 617-555-0124"))
-    feeds.sync_feed(db.session, feed, now=NOW, limits=feeds.ImportLimits())
+    feeds.sync_feed(db.session, feed, now=NOW, limits=feeds.ImportLimits(), allowed_private_hosts=("127.0.0.1",))
     db.session.commit()
 
     removal = removals.remove_calendar(db.session, feed, actor="system", now=NOW)
