@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from outreach.models import Appointment, Client, Practitioner, User
 from outreach.services import arrival_texts, audit, call_lists, ics_import
+from outreach.services.client_matching import names_agree
 from outreach.services.phones import InvalidPhone, region_for, to_e164
 
 
@@ -57,7 +58,10 @@ def assign_client(
         raise ClientDetailsError("Give at least the client's name, phone or e-mail.")
     client = None
     if phone:
-        client = session.scalar(select(Client).where(Client.practice_id == practice.id, Client.phone == phone))
+        # A family shares a phone: the client is the one of that name, else a new client with the same number.
+        sharing = session.scalars(select(Client).where(Client.practice_id == practice.id, Client.phone == phone)
+                                  .order_by(Client.id)).all()
+        client = next((c for c in sharing if names_agree(c.full_name, full_name)), None)
     if client is None and email:
         client = session.scalar(select(Client).where(Client.practice_id == practice.id, Client.email == email))
     if client is None:

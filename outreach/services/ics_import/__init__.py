@@ -114,6 +114,7 @@ def import_calendar(
             deadline = Deadline(limits.time_limit_seconds)
             calendars = split_components(read_text(data, limits), limits, deadline)
             events = parse_events(calendars, context, report, deadline)
+            context = context.learning_layout(source, (info.summary for info in events.info.values()))
             found = expand_occurrences(events, window, context, limits, report, deadline)
             with session.begin_nested():
                 rows_after = apply_occurrences(session, source, context, events, found, window, now, cancel_vanished, report,

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 from outreach.models import Appointment, CalendarSource
 from outreach.services.client_matching import (
     ClientDirectory,
+    complete_new_client_flags,
+    reading_why,
 )
 from outreach.services.ics_import.context import Deadline, ImportContext, ImportWindow
 from outreach.services.ics_import.expand import Found
@@ -44,15 +46,19 @@ def apply_occurrences(session: Session, source: CalendarSource, context: ImportC
     row_updates: list[dict[str, Any]] = []
     if changes:
         directory = ClientDirectory(session, context.practice_id, now)
-        client_keys = [directory.resolve(item.info.client(context)) for item, _ in changes]
+        all_facts = complete_new_client_flags([item.info.client(context) for item, _ in changes])
+        client_keys = [directory.resolve(facts) for facts in all_facts]
         directory.save()
         deadline.check("matching clients")
-        for (item, old), client_key in zip(changes, client_keys, strict=True):
+        for (item, old), client_key, facts in zip(changes, client_keys, all_facts, strict=True):
             values = _row_values(item, old, now)
+            # An event that is no visit (lunch, a staff meeting) needs no client.
+            needs_client = client_key is None and not facts.not_a_visit
             values.update(client_id=None if client_key is None else directory.client_id(client_key),
-                          needs_attention=client_key is None)
+                          needs_attention=needs_client, new_client=facts.new_client,
+                          why=reading_why(facts, item.info.place_why, context))
             cancelled = item.info.status == "cancelled"
-            report.needs_attention += client_key is None and not cancelled
+            report.needs_attention += needs_client and not cancelled
             if old is None:
                 new_rows.append(values | {
                     "practice_id": context.practice_id, "practitioner_id": context.practitioner_id,

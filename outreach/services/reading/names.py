@@ -1,0 +1,106 @@
+"""What a person's name looks like: lexicons, not guesses.
+
+English and other Latin-script first names come from gender-guesser's list
+(about 40,000 names from 50 countries, shipped inside the package, loaded once);
+Russian first names, surnames and patronymics from pymorphy3's OpenCorpora
+dictionary (tags Name, Surn, Patr). Neither needs a download at run time.
+"""
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+
+# Words that are titles or name particles: allowed inside a name, never its only word.
+TITLES = frozenset("dr dr. mr mr. mrs mrs. ms ms. miss prof prof. frau herr sir mx mx.".split())
+PARTICLES = frozenset("von van der den de da di du la le al el bin ibn zu y del dos das ten ter".split())
+SUFFIXES = frozenset("jr jr. sr sr. ii iii iv".split())
+_WORD = re.compile(r"^(?:[^\W\d_]\.|[^\W\d_]+(?:['’`\-][^\W\d_]+)*\.?)$")
+_CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
+# Words that name services, visits and calendars' own events: never part of a person's name.
+_NOT_NAME_WORDS = frozenset("""
+    new patient patients client clients customer appointment appt visit first follow follow-up followup consultation
+    consult check checkup check-up cleaning meeting call session treatment exam examination review lunch break
+    blocked busy holiday vacation out office team staff training online video phone zoom tentative cancelled
+    canceled hold reserved free private personal the a an job quote service repair massage therapy intake
+    assessment initial cut color colour haircut and with for between at home house
+""".split())
+
+
+def fold(text: str) -> str:
+    """A name's key for comparing: case, accents, punctuation and word order do not matter."""
+    text = unicodedata.normalize("NFKD", text.casefold().replace("ß", "ss").replace("ё", "е"))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    words = [w for w in re.split(r"[^\w]+", text) if w and w not in TITLES and w.rstrip(".") not in TITLES]
+    return " ".join(sorted(words))
+
+
+def name_words(text: str) -> list[str]:
+    return [w for w in re.split(r"[^\w'’\-]+", text.casefold()) if w]
+
+
+@functools.cache
+def _first_names():
+    import gender_guesser.detector
+
+    return gender_guesser.detector.Detector(case_sensitive=False)
+
+
+@functools.cache
+def _morph():
+    import pymorphy3
+
+    return pymorphy3.MorphAnalyzer(lang="ru")
+
+
+def is_first_name(word: str) -> bool:
+    word = word.strip(".,")
+    if not word or not word[0].isalpha():
+        return False
+    if _CYRILLIC.search(word):
+        return any("Name" in p.tag for p in _morph().parse(word))
+    parts = word.split("-")  # "Hans-Jürgen", "Jean-Luc"
+    return any(_first_names().get_gender(part) != "unknown" for part in parts)
+
+
+def is_russian_name_word(word: str) -> bool:
+    """A Russian first name, surname or patronymic, as the dictionary knows it."""
+    return any({"Name", "Surn", "Patr"} & set(str(p.tag).replace(" ", ",").split(","))
+               for p in _morph().parse(word.strip(".,")))
+
+
+def person_score(text: str) -> float:
+    """How much `text` looks like one person's name: below 0 it is not one, above 1 it surely is.
+
+    Capitalised words (initials, particles and "Jr." allowed), one to five of them,
+    none a word of service titles; a known first name or a Russian name word adds weight.
+    """
+    if text.count(",") == 1:  # "Schröder, Hans-Jürgen"
+        text = text.replace(",", " ")
+    words = text.split()
+    if not 1 <= len(words) <= 6 or len(text) > 120:
+        return -1.0
+    score = 0.0
+    real = 0
+    for word in words:
+        low = word.casefold()
+        if low in TITLES or low in SUFFIXES:
+            continue
+        if low in PARTICLES:
+            continue
+        if not _WORD.match(word) or low.strip(".") in _NOT_NAME_WORDS:
+            return -1.0
+        if not word[0].isupper():
+            return -1.0
+        real += 1
+        if len(word) == 2 and word.endswith("."):
+            score += 0.2  # an initial
+        elif _CYRILLIC.search(word):
+            score += 0.6 if is_russian_name_word(word) else 0.0
+        elif is_first_name(word):
+            score += 0.6
+    if real == 0:
+        return -1.0
+    if real == 1:
+        score -= 0.5  # one word: a surname, a service ("Lunch") or a nickname
+    return score + 0.3 * min(real, 3)
