@@ -22,6 +22,14 @@ def history_start(session: Session, practice_id: int) -> dt.datetime | None:
     return session.scalar(select(func.min(Appointment.starts_at)).where(Appointment.practice_id == practice_id))
 
 
+# Less imported history than this, and "no earlier visit" may only mean "none imported".
+SHORT_HISTORY = dt.timedelta(weeks=26)
+
+
+def history_is_short(since: dt.datetime | None, now: dt.datetime) -> bool:
+    return since is None or since > now - SHORT_HISTORY
+
+
 def first_visit(session: Session, appointment: Appointment) -> tuple[bool | None, dict[str, Any]]:
     """Whether `appointment` is its client's first visit, and why; None when it has no client."""
     if appointment.new_client is not None:

@@ -74,6 +74,10 @@ def assign_client(
     appointment.client_id = client.id
     appointment.needs_attention = False
     appointment.updated_at = now
+    # A fix by staff is kept by later imports of the same event (see ics_import.apply).
+    appointment.why = {k: v for k, v in (appointment.why or {}).items() if k not in ("name", "phone", "email",
+                                                                                       "not_a_visit")} | {
+        "client": {"source": "staff", "detail": actor.full_name}}
     audit.record(session, practice_id=practice.id, action="appointment.client_assigned", obj=appointment,
                  actor=actor, client_id=client.id)
     appointments_changed(session, [appointment.id], now=now)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from outreach.models import Client, Practice, Practitioner, User
@@ -52,13 +52,22 @@ _STATUS_PREFIX = re.compile(
 _NEW_PREFIX = re.compile(
     r"^\s*(\(new\)|new (pt|patient|client|customer)|np|neu(kunde|kundin|patient|patientin)?|нов(ый|ая)"
     r"( клиент(ка)?| пациент(ка)?)?)\s*[:!\-–—]\s*", re.IGNORECASE)
+# Words anywhere in a title that say the visit is a new client's ("Anna Lee (new patient)", «Первичная консультация»).
+_NEW_IN_TITLE = re.compile(
+    r"\bnew (pt|patient|client|customer)\b|\bneu(kunde|kundin|patient|patientin)\b|\berstbesuch\b"
+    r"|нов(ый|ая) (клиент|пациент)|первичн(ый|ая|ое)", re.IGNORECASE)
 # Titles of events that are not visits. German compounds are matched inside words ("Mittagspause").
+# Absences are never visits; the softer words ("training", "meeting") yield to a client's name beside them
+# ("Personal training - Anna Lee").
+_ABSENCE = re.compile(
+    r"\b(holidays?|vacation|pto|leave|off|day off|out of office|ooo|blocked?|busy|lunch|break|closed|sick"
+    r"|обед|перерыв|выходной|отпуск|больничный|закрыто)\b"
+    r"|urlaub|pause|feiertag|praxis geschlossen|betriebsausflug|weihnachtsfeier",
+    re.IGNORECASE)
 _NOT_A_VISIT = re.compile(
-    r"\b(meeting|staff|team|huddle|training|course|workshop|webinar|seminar|conference|holidays?|vacation|pto"
-    r"|leave|off|day off|out of office|ooo|blocked?|busy|lunch|break|personal|private|supervision|admin"
-    r"|paperwork|inventory|closed|sick|собрание|совещание|планерк[аи]|планёрк[аи]|обед|перерыв|выходной|отпуск"
-    r"|больничный|обучение|курсы?|семинар|тренинг|учеба|учёба|закрыто)\b"
-    r"|besprechung|fortbildung|schulung|urlaub|pause|feiertag|betriebsausflug|weihnachtsfeier|praxis geschlossen",
+    r"\b(meeting|staff|team|huddle|training|course|workshop|webinar|seminar|conference|personal|private"
+    r"|supervision|admin|paperwork|inventory|собрание|совещание|планерк[аи]|планёрк[аи]|обучение|курсы?|семинар"
+    r"|тренинг|учеба|учёба)\b|besprechung|fortbildung|schulung",
     re.IGNORECASE)
 _PUBLIC_MAIL_DOMAINS = frozenset("""
     gmail.com googlemail.com yahoo.com yahoo.co.uk yahoo.de hotmail.com hotmail.co.uk hotmail.de outlook.com
@@ -189,6 +198,9 @@ def extract_client(
             title = title[new.end():]
         else:
             break
+    if new_client is None and (new_word := _NEW_IN_TITLE.search(title)):
+        new_client = True
+        why["new_client"] = {"source": "title", "detail": new_word.group(0)}
     labels = read_labels(description)
     if labels.new_client is not None:
         new_client = labels.new_client[1]
@@ -202,7 +214,8 @@ def extract_client(
     if label_name and practice_side.owns_name(label_name):
         label_name = None
 
-    if not (label_name or clients) and (match := _NOT_A_VISIT.search(title)):
+    if not (label_name or clients) and (match := _ABSENCE.search(title) or (
+            _NOT_A_VISIT.search(title) if not _names_someone(title, practice_side) else None)):
         why["not_a_visit"] = {"source": "title", "detail": match.group(0)}
         return ClientFacts(not_a_visit=True, why=why)
 
@@ -228,7 +241,8 @@ def extract_client(
 
     phone = None
     if labels.phone:
-        phone = _first_phone(labels.phone[1], region, practice_side)
+        phone = _first_phone(labels.phone[1], region, practice_side) or _labelled_phone(labels.phone[1], region,
+                                                                                         practice_side)
         if phone:
             why["phone"] = {"source": "description", "detail": labels.phone[0]}
     if phone is None:
@@ -264,6 +278,58 @@ def complete_new_client_flags(facts: list[ClientFacts]) -> list[ClientFacts]:
         f, new_client=False, why=f.why | {"new_client": {"source": "no_new_client_mark"}}) for f in facts]
 
 
+def likely_clients(session: Session, practice_id: int, texts: Sequence[str | None], limit: int = 3,
+                   clients: Sequence[Client] | None = None) -> list[Client]:
+    """The practice's clients an event most likely means: their surname or phone number appears in its text.
+
+    `clients` are the practice's clients when the caller has loaded them once for many events.
+    """
+    text = " ".join(t for t in texts if t)
+    words = {fold(w) for w in name_words(text) if len(w) >= 3}
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if clients is None:
+        clients = practice_clients(session, practice_id)
+    scored = []
+    for client in clients:
+        score = 0
+        if client.full_name:
+            score += sum(1 for w in fold(client.full_name).split() if len(w) >= 3 and w in words)
+        if client.phone and len(client.phone) > 7 and client.phone[-7:] in digits:
+            score += 2
+        if score:
+            scored.append((-score, client.full_name or "", client.id, client))
+    return [client for *_, client in sorted(scored)[:limit]]
+
+
+def shared_phones(session: Session, practice_id: int, phones: Iterable[str | None]) -> set[str]:
+    """Of `phones`, those that more than one client of the practice has (a family's number)."""
+    wanted = {p for p in phones if p}
+    if not wanted:
+        return set()
+    return set(session.scalars(
+        select(Client.phone).where(Client.practice_id == practice_id, Client.phone.in_(wanted))
+        .group_by(Client.phone).having(func.count() > 1)))
+
+
+def practice_clients(session: Session, practice_id: int) -> Sequence[Client]:
+    return session.scalars(select(Client).where(Client.practice_id == practice_id, Client.erased_at.is_(None))).all()
+
+
+def kept_staff_fixes(old_why: dict | None, old_client_id: int | None, old_at_client_place: bool,
+                     values: dict[str, Any]) -> dict[str, Any]:
+    """What a re-import keeps of staff's fixes to one appointment: the client and the place they set."""
+    old_why = old_why or {}
+    kept: dict[str, Any] = {}
+    why = dict(values["why"])
+    if old_why.get("client", {}).get("source") == "staff":
+        kept.update(client_id=old_client_id, needs_attention=False)
+        why["client"] = old_why["client"]
+    if old_why.get("place", {}).get("source") == "staff":
+        kept["at_client_place"] = old_at_client_place
+        why["place"] = old_why["place"]
+    return kept | {"why": why}
+
+
 def reading_why(facts: ClientFacts, place_why: dict[str, Any], context: Any) -> dict[str, Any]:
     """What an appointment row keeps of why it was read as it was: each fact's source, the place's, the layout."""
     why = dict(facts.why)
@@ -272,6 +338,12 @@ def reading_why(facts: ClientFacts, place_why: dict[str, Any], context: Any) -> 
         why["layout"] = {"source": "setting" if context.summary_format != "auto" else "learned",
                          "detail": context.layout, "titles": context.layout_evidence}
     return why
+
+
+def _names_someone(title: str, practice_side: PractitionerIdentity) -> bool:
+    """Whether a part of the title is surely a person from outside the practice."""
+    return any(person_score(_without_noise(part)) >= 1.1 and not practice_side.owns_name(part)
+               for part in title_parts(title))
 
 
 def name_from_summary(summary: str, summary_format: str,
@@ -306,10 +378,16 @@ def name_from_summary(summary: str, summary_format: str,
         # A learned layout is a habit, not a rule: a part that cannot be a name is not taken for one.
         candidates = [c for c in candidates if person_score(_invert(_without_noise(c)) or _without_noise(c)) > -1]
     if not candidates:
+        # "Consultation with Anna Lee", "Massage for Anna Lee": the words after with/for may be the person;
+        # "Root canal (Tom Brown)": so may the words in brackets; "Консультация Петрова Анна": so may the
+        # first or last words of a longer part.
+        parts = [piece for part in parts for piece in (
+            part, *re.split(r"\s+(?:with|for|mit|für|для)\s+", part)[1:], *re.findall(r"\(([^()]+)\)", part),
+            *_edge_words(_without_noise(part)))]
         cleaned = [_without_noise(p) for p in parts]
         scored = sorted(((person_score(_invert(c) or c), -i, c) for i, c in enumerate(cleaned) if c),
                         reverse=True)
-        threshold = 0.6 if len(parts) > 1 else 1.1  # a whole title must surely look like a name
+        threshold = 0.6 if len(title_parts(summary)) > 1 else 1.1  # a whole title must surely look like a name
         candidates = [c for score, _, c in scored[:1] if score >= threshold]
         summary_format = "auto"
     for candidate in candidates:
@@ -319,8 +397,17 @@ def name_from_summary(summary: str, summary_format: str,
     return None, summary_format
 
 
+def _edge_words(part: str) -> list[str]:
+    words = part.split()
+    if len(words) < 3:
+        return []
+    return [" ".join(words[-n:]) for n in (3, 2)] + [" ".join(words[:n]) for n in (3, 2)]
+
+
 def _without_noise(text: str) -> str:
     """A title part without the phone number, e-mail, tooth number or duration typed next to the name."""
+    # "John Smith, DOB 01/02/1980": what follows a comma with digits in it is not the name.
+    text = ",".join(segment for segment in text.split(",") if not any(ch.isdigit() for ch in segment)) or text
     text = _EMAIL.sub(" ", text)
     text = re.sub(r"\+?[\d(][\d\s().-]{5,}\d", " ", text)
     text = re.sub(r"\(.*?\)|#\s*\d+", " ", text)
@@ -353,12 +440,30 @@ def _attendee_name(attendee: Attendee) -> str | None:
     return _clean_name(attendee.name)
 
 
+def _labelled_phone(value: str, region: str, practice_side: PractitionerIdentity) -> str | None:
+    """A number under a phone label: possible is enough (fiction's 555 and 07700 900 numbers are not "valid")."""
+    try:
+        parsed = phonenumbers.parse(value.split(",")[0].split(";")[0], region)
+    except phonenumbers.NumberParseException:
+        return None
+    number = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return number if phonenumbers.is_possible_number(parsed) and number not in practice_side.phones else None
+
+
 def _first_phone(text: str, region: str, practice_side: PractitionerIdentity) -> str | None:
     if _ENOUGH_DIGITS.search(text):
         for match in phonenumbers.PhoneNumberMatcher(text, region):
             number = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
             if number not in practice_side.phones:
                 return number
+        # Written like a phone number (a + or trunk 0 or bracket first, ten digits or more) but in a range the
+        # numbering plan keeps for fiction or has not given out yet: still the number staff typed.
+        for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.POSSIBLE):
+            raw = match.raw_string.strip()
+            if raw[:1] in "+0(" and sum(ch.isdigit() for ch in raw) >= 10:
+                number = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+                if number not in practice_side.phones:
+                    return number
     if practice_side.area_code and region in ("US", "CA"):
         for match in _LOCAL_NANP.finditer(text):
             number = f"+1{practice_side.area_code}{match.group(1)}{match.group(2)}"

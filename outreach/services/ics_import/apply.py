@@ -11,6 +11,7 @@ from outreach.models import Appointment, CalendarSource
 from outreach.services.client_matching import (
     ClientDirectory,
     complete_new_client_flags,
+    kept_staff_fixes,
     reading_why,
 )
 from outreach.services.ics_import.context import Deadline, ImportContext, ImportWindow
@@ -27,7 +28,8 @@ def apply_occurrences(session: Session, source: CalendarSource, context: ImportC
         (row.uid, row.recurrence_id): row
         for row in session.execute(
             select(Appointment.id, Appointment.uid, Appointment.recurrence_id, Appointment.content_hash,
-                   Appointment.status, Appointment.starts_at, Appointment.needs_attention, Appointment.cancelled_at)
+                   Appointment.status, Appointment.starts_at, Appointment.needs_attention, Appointment.cancelled_at,
+                   Appointment.why, Appointment.client_id, Appointment.at_client_place)
             .where(Appointment.source_id == source.id)
         )
     }
@@ -57,6 +59,9 @@ def apply_occurrences(session: Session, source: CalendarSource, context: ImportC
             values.update(client_id=None if client_key is None else directory.client_id(client_key),
                           needs_attention=needs_client, new_client=facts.new_client,
                           why=reading_why(facts, item.info.place_why, context))
+            if old is not None:
+                values.update(kept_staff_fixes(old.why, old.client_id, old.at_client_place, values))
+                needs_client = values["needs_attention"]
             cancelled = item.info.status == "cancelled"
             report.needs_attention += needs_client and not cancelled
             if old is None:

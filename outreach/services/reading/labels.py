@@ -21,7 +21,7 @@ _STAFF_LABELS = frozenset("""
     staff|provider|service provider|employee|practitioner|therapist|organizer|host|сотрудник|мастер|специалист
     |врач|mitarbeiter|mitarbeiterin|therapeut|therapeutin|behandler|behandlerin|team member|assigned to
 """.replace("\n", "").replace(" |", "|").replace("| ", "|").strip().split("|"))
-_PHONE_LABEL = re.compile(r"phone|\btel\b|tel\.|telef|mobil|\bcell|handy|телеф|\bтел\b|тел\.|\bмоб|whatsapp",
+_PHONE_LABEL = re.compile(r"phone|\btel\b|tel\.|telef|mobil|\bmob\b|\bcell|handy|телеф|\bтел\b|тел\.|\bмоб|whatsapp",
                           re.IGNORECASE)
 _EMAIL_LABEL = re.compile(r"e-?mail|\bmail\b|почта|e-?mail", re.IGNORECASE)
 _NEW_LABEL = re.compile(

@@ -15,7 +15,7 @@ import unicodedata
 TITLES = frozenset("dr dr. mr mr. mrs mrs. ms ms. miss prof prof. frau herr sir mx mx.".split())
 PARTICLES = frozenset("von van der den de da di du la le al el bin ibn zu y del dos das ten ter".split())
 SUFFIXES = frozenset("jr jr. sr sr. ii iii iv".split())
-_WORD = re.compile(r"^(?:[^\W\d_]\.|[^\W\d_]+(?:['’`\-][^\W\d_]+)*\.?)$")
+_WORD = re.compile(r"^(?:(?:[^\W\d_]\.){1,3}|[^\W\d_]+(?:['’`\-][^\W\d_]+)*\.?)$")
 _CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
 # Words that name services, visits and calendars' own events: never part of a person's name.
 _NOT_NAME_WORDS = frozenset("""
@@ -93,10 +93,13 @@ def person_score(text: str) -> float:
         if not word[0].isupper():
             return -1.0
         real += 1
-        if len(word) == 2 and word.endswith("."):
-            score += 0.2  # an initial
+        if word.endswith(".") and len(word) <= 6 and all(len(p) == 1 for p in word.rstrip(".").split(".")):
+            score += 0.2  # initials: "J.", "И.И."
         elif _CYRILLIC.search(word):
-            score += 0.6 if is_russian_name_word(word) else 0.0
+            if is_russian_name_word(word):
+                score += 0.6
+            elif _morph().word_is_known(word.lower()):
+                return -1.0  # a word of the dictionary that is no name: «Консультация»
         elif is_first_name(word):
             score += 0.6
     if real == 0:
