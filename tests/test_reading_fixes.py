@@ -112,3 +112,25 @@ def test_a_family_sharing_a_phone_are_two_clients_and_each_is_greeted_by_name(st
     assert [(c.full_name, c.phone) for c in clients] == [("Lucas Meyer", "+12025550199"),
                                                           ("Emma Meyer", "+12025550199")]
     assert [v.client.full_name for v in visits()] == ["Lucas Meyer", "Emma Meyer", "Emma Meyer"]
+
+
+def test_the_booking_tools_new_client_flag_wins_over_the_history_and_a_short_history_is_said(staff, client):
+    upload(client, staff, calendar(
+        ("old", "20261124T150000Z", "Tyrone Jackson: Massage", None, "Name: Tyrone Jackson\\nPhone: 503-555-0123"),
+        ("again", "20261208T150000Z", "Tyrone Jackson: Massage", None,
+         "Name: Tyrone Jackson\\nPhone: 503-555-0123\\nFirst time client?: Yes"),
+        ("known", "20261209T150000Z", "Jessica Brown: Massage", None,
+         "Name: Jessica Brown\\nPhone: 503-555-0111\\nFirst time client?: No"),
+        ("plain", "20261210T150000Z", "Mei-Ling Chen: Massage", None, "Name: Mei-Ling Chen\\nPhone: 503-555-0145"),
+    ))
+    from outreach.services import call_lists
+
+    call_lists.build_call_lists(db.session, staff.practice, dt.date(2026, 12, 7),
+                                now=dt.datetime(2026, 12, 5, 14, tzinfo=dt.timezone.utc))
+    db.session.commit()
+    page = client.get(f"/week/2026-W50?practitioner={staff.id}").get_data(as_text=True)
+    assert "Tyrone Jackson" in page and "Mei-Ling Chen" in page  # the flag says new; no history before
+    assert "Jessica Brown" not in page  # the booking tool says she is no new client
+    assert "“First visit” here means no earlier visit since" in page
+    assert "Import older history" in page
+    assert "The imported history starts on" in client.get("/imports").get_data(as_text=True)
