@@ -474,7 +474,8 @@ def test_on_a_phone_a_family_shares_the_script_says_whose_visit_it_is(make):
     ("{{ days_until_visit / 0 }}", "ZeroDivisionError: division by zero"),
 ])
 def test_a_broken_template_falls_back_to_the_default_and_says_why(template, error):
-    variables = {name: "x" for name in scripts.VARIABLES} | {"client_first_name": "Anna", "days_until_visit": 3}
+    variables = {name: "x" for name in scripts.VARIABLES} | {"client_first_name": "Anna", "days_until_visit": 3,
+                                                             "phone_shared": False}
     script = scripts.ScriptRenderer(template).render(variables, "en")
     assert script.error == error
     assert script.text.startswith("Hello Anna, this is x from x")

@@ -53,6 +53,7 @@ def _morph():
     return pymorphy3.MorphAnalyzer(lang="ru")
 
 
+@functools.lru_cache(maxsize=65536)
 def is_first_name(word: str) -> bool:
     word = word.strip(".,")
     if not word or not word[0].isalpha():
@@ -63,12 +64,14 @@ def is_first_name(word: str) -> bool:
     return any(_first_names().get_gender(part) != "unknown" for part in parts)
 
 
+@functools.lru_cache(maxsize=65536)
 def is_russian_name_word(word: str) -> bool:
     """A Russian first name, surname or patronymic, as the dictionary knows it."""
     return any({"Name", "Surn", "Patr"} & set(str(p.tag).replace(" ", ",").split(","))
                for p in _morph().parse(word.strip(".,")))
 
 
+@functools.lru_cache(maxsize=65536)
 def person_score(text: str) -> float:
     """How much `text` looks like one person's name: below 0 it is not one, above 1 it surely is.
 
