@@ -37,6 +37,8 @@ _RUSSIAN_TYPES = (
     "ул|улица|пр|пр-т|просп|проспект|пер|переулок|ш|шоссе|наб|набережная|бульвар|б-р|пл|площадь|мкр|микрорайон"
     "|проезд|тупик|аллея|д|дом|кв|корп|к|стр"
 )
+# Rooms of a practice, never streets: «Кабинет 5», «Зал 2».
+_RUSSIAN_ROOMS = "Кабинет|Каб|Зал|Комната|Офис|Кресло|Этаж|Процедурная|Палата"
 _HOUSE = r"\d{1,5}[a-zа-я]?(?:\s?[-/]\s?\d{1,4}[a-zа-я]?)?"
 _ADDRESS_PATTERNS = [
     # "12 Oak Street", "1458 Oak Ridge Dr", "4600 Avenue H", "45 Kings Cross Rd"
@@ -53,8 +55,8 @@ _ADDRESS_PATTERNS = [
     re.compile(r"\b[A-Z]{2}\s+\d{5}(?:-\d{4})?\b"),
     re.compile(r"(?:^|,\s*)\d{5}\s+[A-ZÄÖÜ][a-zäöüß]+"),
     # «ул. Ленина, д. 5», «Бутлерова 11-47», «пр-т Вернадского 37 к.1»
-    re.compile(rf"(?:^|[\s,])(?:{_RUSSIAN_TYPES})\.?\s*[А-ЯЁа-яё0-9]", re.IGNORECASE),
-    re.compile(rf"\b[А-ЯЁ][а-яё]+(?:\s+[А-ЯЁа-яё]+)?,?\s+{_HOUSE}\b"),
+    re.compile(rf"(?:^|[\s,])(?:{_RUSSIAN_TYPES})(?:[.,]|\s)[.,\s]*[А-ЯЁа-яё0-9]", re.IGNORECASE),
+    re.compile(rf"(?<![\w.])(?!(?:{_RUSSIAN_ROOMS})[\s.,])[А-ЯЁ][а-яё]+(?:\s+[А-ЯЁа-яё]+)?,?\s+{_HOUSE}\b"),
 ]
 
 # Spellings of one thing: abbreviations to full words, so that "Hauptstr. 120" is "Hauptstraße 120".
