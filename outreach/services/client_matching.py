@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from outreach.models import Client, Practice, Practitioner, User
 from outreach.services.reading.labels import read_labels
 from outreach.services.reading.layout import LAYOUTS, title_parts
-from outreach.services.reading.names import fold, name_words, person_score
+from outreach.services.reading.names import fold, name_words, person_score, typed_in_lower_case
 
 SUMMARY_FORMATS = LAYOUTS
 
@@ -350,6 +350,8 @@ def name_from_summary(summary: str, summary_format: str,
                       practice_side: PractitionerIdentity = PractitionerIdentity()) -> tuple[str | None, str]:
     """The client's name typed into an event's summary, and the layout it was read with.
 
+    A layout prefixed "learned:" was learned from the calendar's titles, not set
+    by staff: a part that cannot be a name is then not taken for one.
     "name - service" takes the first part, "service - name" the last, "name"
     the whole summary. "auto" takes the part that looks most like a person's
     name by the lexicons. Calendly's and Cal.com's "A and B" / "Service
@@ -376,7 +378,8 @@ def name_from_summary(summary: str, summary_format: str,
         candidates = []
     if learned:
         # A learned layout is a habit, not a rule: a part that cannot be a name is not taken for one.
-        candidates = [c for c in candidates if person_score(_invert(_without_noise(c)) or _without_noise(c)) > -1]
+        candidates = [c for c in candidates if person_score(_invert(_without_noise(c)) or _without_noise(c)) > -1
+                      or typed_in_lower_case(_without_noise(c))]
     if not candidates:
         # "Consultation with Anna Lee", "Massage for Anna Lee": the words after with/for may be the person;
         # "Root canal (Tom Brown)": so may the words in brackets; "Консультация Петрова Анна": so may the

@@ -75,7 +75,7 @@ def is_russian_name_word(word: str) -> bool:
 def person_score(text: str) -> float:
     """How much `text` looks like one person's name: below 0 it is not one, above 1 it surely is.
 
-    Capitalised words (initials, particles and "Jr." allowed), one to five of them,
+    Capitalised words (initials, particles and "Jr." allowed), one to six of them,
     none a word of service titles; a known first name or a Russian name word adds weight.
     """
     if text.count(",") == 1:  # "Schröder, Hans-Jürgen"
@@ -87,9 +87,7 @@ def person_score(text: str) -> float:
     real = 0
     for word in words:
         low = word.casefold()
-        if low in TITLES or low in SUFFIXES:
-            continue
-        if low in PARTICLES:
+        if low in TITLES or low in SUFFIXES or low in PARTICLES:
             continue
         if not _WORD.match(word) or low.strip(".") in _NOT_NAME_WORDS:
             return -1.0
@@ -110,3 +108,11 @@ def person_score(text: str) -> float:
     if real == 1:
         score -= 0.5  # one word: a surname, a service ("Lunch") or a nickname
     return score + 0.3 * min(real, 3)
+
+
+def typed_in_lower_case(text: str) -> bool:
+    """A name typed without capitals ("anna lee"): two or three words, one a first name the lexicon knows,
+    none a word of service titles."""
+    words = text.split()
+    return (2 <= len(words) <= 3 and all(_WORD.match(w) and w.casefold() not in _NOT_NAME_WORDS for w in words)
+            and any(is_first_name(w.capitalize()) for w in words))
