@@ -134,3 +134,16 @@ def test_the_booking_tools_new_client_flag_wins_over_the_history_and_a_short_his
     assert "“First visit” here means no earlier visit since" in page
     assert "Import older history" in page
     assert "The imported history starts on" in client.get("/imports").get_data(as_text=True)
+
+
+def test_stop_from_a_familys_phone_opts_out_everyone_on_it(app, make):
+    from outreach.services import inbound_sms
+
+    practice = make.practice("Little Teeth", phone="+17185550100")
+    lucas = make.client(practice, full_name="Lucas Meyer", phone="+17185550199")
+    emma = make.client(practice, full_name="Emma Meyer", phone="+17185550199")
+    inbound_sms.receive(db.session, message_sid="SM" + "1" * 32, from_phone="+17185550199",
+                        to_phone="+17185550100", body="STOP", now=dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc))
+    db.session.commit()
+    db.session.expire_all()
+    assert lucas.opted_out_at is not None and emma.opted_out_at is not None
