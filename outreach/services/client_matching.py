@@ -42,6 +42,13 @@ _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za
 _ENOUGH_DIGITS = re.compile(r"(?:\d\D{0,3}){6}")
 # A North American number written without its area code ("555-0134"): the practice's own area code.
 _LOCAL_NANP = re.compile(r"(?<![\d-])(\d{3})[-.\s](\d{4})(?![\d-])")
+# Pieces of titles: "Service between A and B", "A and B", "Massage for A", "Root canal (A)", "#19", "555-0134".
+_BETWEEN = re.compile(r"\b(?:between|zwischen|между)\s+(.+)$", re.IGNORECASE)
+_AND = re.compile(r"\s+(?:and|und|и|&)\s+")
+_WITH = re.compile(r"\s+(?:with|for|mit|für|для)\s+")
+_IN_BRACKETS = re.compile(r"\(([^()]+)\)")
+_PHONE_LIKE = re.compile(r"\+?[\d(][\d\s().-]{5,}\d")
+_BRACKETS_AND_NUMBERS = re.compile(r"\(.*?\)|#\s*\d+")
 _MAX_NAME_LENGTH = 120
 _MAX_EMAIL_LENGTH = 254  # Client.email
 _RESOURCE_TYPES = {"ROOM", "RESOURCE"}
@@ -358,10 +365,10 @@ def name_from_summary(summary: str, summary_format: str,
     between A and B" take whoever is not on the practice side.
     """
     summary = " ".join(summary.split())
-    if between := re.search(r"\b(?:between|zwischen|между)\s+(.+)$", summary, re.IGNORECASE):
-        people = re.split(r"\s+(?:and|und|и|&)\s+", between.group(1))
+    if between := _BETWEEN.search(summary):
+        people = _AND.split(between.group(1))
     else:
-        people = re.split(r"\s+(?:and|und|и|&)\s+", summary)
+        people = _AND.split(summary)
     if len(people) == 2 and sum(practice_side.owns_name(p) for p in people) == 1:
         other = next(p for p in people if not practice_side.owns_name(p))
         return _clean_name(other), "invitee and host"
@@ -385,7 +392,7 @@ def name_from_summary(summary: str, summary_format: str,
         # "Root canal (Tom Brown)": so may the words in brackets; "Консультация Петрова Анна": so may the
         # first or last words of a longer part.
         parts = [piece for part in parts for piece in (
-            part, *re.split(r"\s+(?:with|for|mit|für|для)\s+", part)[1:], *re.findall(r"\(([^()]+)\)", part),
+            part, *_WITH.split(part)[1:], *_IN_BRACKETS.findall(part),
             *_edge_words(_without_noise(part)))]
         cleaned = [_without_noise(p) for p in parts]
         scored = sorted(((person_score(_invert(c) or c), -i, c) for i, c in enumerate(cleaned) if c),
@@ -412,8 +419,8 @@ def _without_noise(text: str) -> str:
     # "John Smith, DOB 01/02/1980": what follows a comma with digits in it is not the name.
     text = ",".join(segment for segment in text.split(",") if not any(ch.isdigit() for ch in segment)) or text
     text = _EMAIL.sub(" ", text)
-    text = re.sub(r"\+?[\d(][\d\s().-]{5,}\d", " ", text)
-    text = re.sub(r"\(.*?\)|#\s*\d+", " ", text)
+    text = _PHONE_LIKE.sub(" ", text)
+    text = _BRACKETS_AND_NUMBERS.sub(" ", text)
     return " ".join(text.split()).strip(" ,;")
 
 

@@ -16,6 +16,8 @@ TITLES = frozenset("dr dr. mr mr. mrs mrs. ms ms. miss prof prof. frau herr sir 
 PARTICLES = frozenset("von van der den de da di du la le al el bin ibn zu y del dos das ten ter".split())
 SUFFIXES = frozenset("jr jr. sr sr. ii iii iv".split())
 _WORD = re.compile(r"^(?:(?:[^\W\d_]\.){1,3}|[^\W\d_]+(?:['’`\-][^\W\d_]+)*\.?)$")
+_NON_WORD = re.compile(r"[^\w]+")
+_BETWEEN_NAME_WORDS = re.compile(r"[^\w'’\-]+")
 _CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
 # Words that name services, visits and calendars' own events: never part of a person's name.
 _NOT_NAME_WORDS = frozenset("""
@@ -31,12 +33,12 @@ def fold(text: str) -> str:
     """A name's key for comparing: case, accents, punctuation and word order do not matter."""
     text = unicodedata.normalize("NFKD", text.casefold().replace("ß", "ss").replace("ё", "е"))
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    words = [w for w in re.split(r"[^\w]+", text) if w and w not in TITLES and w.rstrip(".") not in TITLES]
+    words = [w for w in _NON_WORD.split(text) if w and w not in TITLES and w.rstrip(".") not in TITLES]
     return " ".join(sorted(words))
 
 
 def name_words(text: str) -> list[str]:
-    return [w for w in re.split(r"[^\w'’\-]+", text.casefold()) if w]
+    return [w for w in _BETWEEN_NAME_WORDS.split(text.casefold()) if w]
 
 
 @functools.cache
