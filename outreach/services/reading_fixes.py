@@ -18,7 +18,6 @@ from outreach.services.client_matching import (
     SUMMARY_FORMATS,
     ClientDirectory,
     extract_client,
-    practice_identity,
     reading_why,
 )
 from outreach.services.ics_import.context import ImportContext
@@ -83,8 +82,6 @@ def _reread_names(session: Session, source: CalendarSource, appointments: list[A
     Attendees are not stored, so appointments whose client came from one are left as they are.
     """
     context = ImportContext.of(source)
-    practice = source.practitioner.practice
-    side = practice_identity(session, practice, source.practitioner)
     directory = ClientDirectory(session, source.practice_id, now)
     keyed = []
     for appointment in appointments:
@@ -93,7 +90,7 @@ def _reread_names(session: Session, source: CalendarSource, appointments: list[A
             continue
         facts = extract_client(summary=appointment.summary, description=appointment.description,
                                location=appointment.location, attendees=(), organizer=None, region=context.region,
-                               summary_format=context.summary_format, practice_side=side)
+                               summary_format=context.summary_format, practice_side=context.practice_side)
         keyed.append((appointment, facts, directory.resolve(facts)))
     directory.save()
     changed = set()
