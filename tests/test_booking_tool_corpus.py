@@ -92,6 +92,8 @@ def score(practices: dict[str, Practice]) -> tuple[dict[str, tuple[int, int]], l
             if client is not None and (name_key(client["name"]) in staff_names or client["email"] in staff_emails):
                 staff_taken.append(f"{row['uid']}: {client}")
             if not answer["client"]:
+                # Not a visit (or no one to visit): nowhere a text would announce an arrival.
+                check("at_client_place", row["at_client_place"] is False, row["at_client_place"], False)
                 continue
             client = client or {"name": None, "phone": None, "email": None}
             check("name", name_key(client["name"]) == name_key(answer["name"]), client["name"], answer["name"])

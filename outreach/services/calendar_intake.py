@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from outreach.models import Appointment, Client, Practitioner, User
 from outreach.services import arrival_texts, audit, call_lists, ics_import
 from outreach.services.client_matching import names_agree
+from outreach.services.ics_import.places import decide_place
 from outreach.services.phones import InvalidPhone, region_for, to_e164
 
 
@@ -78,6 +79,10 @@ def assign_client(
     appointment.why = {k: v for k, v in (appointment.why or {}).items() if k not in ("name", "phone", "email",
                                                                                        "not_a_visit")} | {
         "client": {"source": "staff", "detail": actor.full_name}}
+    if appointment.why.get("place", {}).get("source") in ("no_client", "not_a_visit"):
+        # The place waited for a client: decide it now, as the import would have.
+        appointment.at_client_place, appointment.why["place"] = decide_place(
+            appointment.location, practice.address, appointment.source.client_place)
     audit.record(session, practice_id=practice.id, action="appointment.client_assigned", obj=appointment,
                  actor=actor, client_id=client.id)
     appointments_changed(session, [appointment.id], now=now)

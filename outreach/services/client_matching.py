@@ -340,7 +340,12 @@ def kept_staff_fixes(old_why: dict | None, old_client_id: int | None, old_at_cli
 def reading_why(facts: ClientFacts, place_why: dict[str, Any], context: Any) -> dict[str, Any]:
     """What an appointment row keeps of why it was read as it was: each fact's source, the place's, the layout."""
     why = dict(facts.why)
-    why["place"] = place_why
+    if facts.not_a_visit:
+        why["place"] = {"source": "not_a_visit"}
+    elif not facts.recognisable:
+        why["place"] = {"source": "no_client", "location": place_why}  # decided again when staff set the client
+    else:
+        why["place"] = place_why
     if why.get("name", {}).get("source") == "title" and context.layout != "auto":
         why["layout"] = {"source": "setting" if context.summary_format != "auto" else "learned",
                          "detail": context.layout, "titles": context.layout_evidence}

@@ -42,8 +42,8 @@ def set_calendar_reading(session: Session, source: CalendarSource, *, client_pla
         source.client_place = client_place
         address = source.practitioner.practice.address
         for appointment in appointments:
-            if _fixed_by_staff(appointment, "place"):
-                continue
+            if _fixed_by_staff(appointment, "place") or appointment.client_id is None:
+                continue  # staff said where; or no one to visit, decided when a client is set
             at_client_place, why = decide_place(appointment.location, address, client_place)
             if at_client_place != appointment.at_client_place:
                 changed.add(appointment.id)

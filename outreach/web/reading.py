@@ -73,6 +73,10 @@ def _explain_place(place: dict[str, Any]) -> str:
         return _("At the practice: the location is the practice's own address.")
     if source == "online":
         return _("Not at the client's place: the location is online or a phone call.")
+    if source == "not_a_visit":
+        return _("Not at the client's place: this is not a visit.")
+    if source == "no_client":
+        return _("Not at the client's place: no client yet.")
     if source == "no_location":
         return _("Not at the client's place: the event has no location.")
     return _("Not at the client's place: the location is not a street address.")

@@ -59,6 +59,9 @@ def apply_occurrences(session: Session, source: CalendarSource, context: ImportC
             values.update(client_id=None if client_key is None else directory.client_id(client_key),
                           needs_attention=needs_client, new_client=facts.new_client,
                           why=reading_why(facts, item.info.place_why, context))
+            if client_key is None:
+                # No one to visit (lunch, a meeting, a client still unknown): no arrival text can be due.
+                values["at_client_place"] = False
             if old is not None:
                 values.update(kept_staff_fixes(old.why, old.client_id, old.at_client_place, values))
                 needs_client = values["needs_attention"]
