@@ -55,6 +55,7 @@ MAX_ID = 2**31 - 1
 ROLES = ("admin", "staff", "practitioner")
 LOCALES = ("en", "ru")
 APPOINTMENT_STATUSES = ("confirmed", "tentative", "cancelled")
+CLIENT_PLACE_SETTINGS = ("always", "never", "decide")
 VISIT_OUTCOMES = ("attended", "no_show", "cancelled_late", "rescheduled")
 CALL_OUTCOMES = ("reached", "voicemail", "no_answer", "wrong_number", "call_back_later")
 TASK_REASONS = ("first_visit", "returning", "open_question")
@@ -168,8 +169,11 @@ class Practitioner(db.Model):
 
 
 class Client(db.Model):
+    """A person the practice sees. A phone is a way to reach them, and a family may share one (a parent
+    books for the children): two names on one phone are two clients."""
+
     __table_args__ = (
-        UniqueConstraint("practice_id", "phone"),
+        Index("ix_client_practice_phone", "practice_id", "phone"),
         UniqueConstraint("practice_id", "email"),
     )
 
@@ -204,6 +208,10 @@ class CalendarSource(db.Model):
     url: Mapped[str | None] = mapped_column(String(2000))
     # How staff type the summary in this calendar, e.g. "name - service".
     summary_format: Mapped[str] = mapped_column(String(32), default="auto")
+    # The layout the importer learned from this calendar's titles while summary_format is "auto".
+    learned_summary_format: Mapped[str | None] = mapped_column(String(32))
+    # Whether visits in this calendar are at the client's place: "always", "never" or "decide" from the location.
+    client_place: Mapped[str] = mapped_column(String(8), default="decide", server_default="decide")
     sync_interval_minutes: Mapped[int] = mapped_column(Integer, default=30)
     etag: Mapped[str | None] = mapped_column(String(300))
     last_modified: Mapped[str | None] = mapped_column(String(100))
@@ -325,6 +333,10 @@ class Appointment(db.Model):
     summary: Mapped[str | None] = mapped_column(Text)
     description: Mapped[str | None] = mapped_column(Text)
     needs_attention: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The booking tool's own "new client" flag, when the event carries one; None when it says nothing.
+    new_client: Mapped[bool | None] = mapped_column(Boolean)
+    # Why the importer read the event as it did ({"name": ..., "phone": ..., "place": ...}), or how staff fixed it.
+    why: Mapped[dict | None] = mapped_column(JSON)
     # Hash of everything imported from the event: an unchanged re-import is a no-op.
     content_hash: Mapped[str] = mapped_column(String(64), default="")
     visit_outcome: Mapped[str | None] = mapped_column(String(16))

@@ -23,15 +23,21 @@ MAX_TEMPLATE_LENGTH = 4000
 
 DEFAULT_TEMPLATES = {
     "en": (
-        "Hello {{ client_first_name }}, this is {{ practitioner_full_name }} from {{ practice_name }} — "
+        "{% if phone_shared %}Hello, this is {{ practitioner_full_name }} from {{ practice_name }} — "
         "at work I ask people to call me {{ practitioner_preferred_name }}. "
-        "I see you're booked with me on {{ visit_when }}? "
+        "I'm calling about {{ client_first_name }}'s visit with me on {{ visit_when }}. "
+        "{% else %}Hello {{ client_first_name }}, this is {{ practitioner_full_name }} from {{ practice_name }} — "
+        "at work I ask people to call me {{ practitioner_preferred_name }}. "
+        "I see you're booked with me on {{ visit_when }}? {% endif %}"
         "I like to call ahead to introduce myself and ask whether you have any questions before the visit."
     ),
     "ru": (
-        "Здравствуйте, {{ client_first_name }}! Это {{ practitioner_full_name }}, {{ practice_name }}. "
+        "{% if phone_shared %}Здравствуйте! Это {{ practitioner_full_name }}, {{ practice_name }}. "
         "На работе меня называют просто {{ practitioner_preferred_name }}. "
-        "Вижу, что вы записаны ко мне {{ visit_when }}? "
+        "Звоню насчёт визита ко мне {{ visit_when }}: записан(а) {{ client_first_name }}. "
+        "{% else %}Здравствуйте, {{ client_first_name }}! Это {{ practitioner_full_name }}, {{ practice_name }}. "
+        "На работе меня называют просто {{ practitioner_preferred_name }}. "
+        "Вижу, что вы записаны ко мне {{ visit_when }}? {% endif %}"
         "Я всегда звоню заранее, чтобы познакомиться и спросить, есть ли у вас вопросы перед визитом."
     ),
 }
@@ -46,6 +52,7 @@ VARIABLES = (
     "visit_weekday",
     "visit_time",
     "days_until_visit",
+    "phone_shared",
 )
 
 class _ScriptEnvironment(ImmutableSandboxedEnvironment):
@@ -127,9 +134,13 @@ def script_locale(client: Client, practice: Practice) -> str:
 
 def script_variables(
     *, client: Client, practitioner: Practitioner, practice: Practice, visit_starts_at: dt.datetime,
-    now: dt.datetime,
+    now: dt.datetime, phone_shared: bool = False,
 ) -> dict[str, object]:
-    """What a template can say, phrased in the client's language and time zone (else the practice's)."""
+    """What a template can say, phrased in the client's language and time zone (else the practice's).
+
+    `phone_shared`: the client shares the number with other clients (a family), so whoever answers may be
+    someone else; the default scripts then say whose visit the call is about.
+    """
     locale = script_locale(client, practice)
     zone = client_zone(client, practice)
     local_start = visit_starts_at.astimezone(zone)
@@ -143,6 +154,7 @@ def script_variables(
         "visit_weekday": weekday,
         "visit_time": time,
         "days_until_visit": (local_start.date() - now.astimezone(zone).date()).days,
+        "phone_shared": phone_shared,
     }
 
 

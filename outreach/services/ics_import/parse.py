@@ -29,7 +29,7 @@ from outreach.services.ics_import.context import (
     instant_key,
     to_utc,
 )
-from outreach.services.ics_import.places import is_at_client_place
+from outreach.services.ics_import.places import decide_place
 from outreach.services.ics_import.report import ImportReport
 from outreach.services.ics_import.split import CalendarText
 
@@ -61,6 +61,7 @@ class EventInfo:
     stamp: dt.datetime | None  # LAST-MODIFIED or DTSTAMP, whichever is later
     position: int  # in the file, for telling apart duplicates that agree on everything else
     at_client_place: bool
+    place_why: dict[str, Any]
     attendees: tuple[Attendee, ...]
     organizer: str | None
     content_hash: str
@@ -72,7 +73,7 @@ class EventInfo:
             self._client = extract_client(
                 summary=self.summary, description=self.description, location=self.location,
                 attendees=self.attendees, organizer=self.organizer, region=context.region,
-                summary_format=context.summary_format, practice_side=context.practice_side,
+                summary_format=context.reading_layout, practice_side=context.practice_side,
             )
         return self._client
 
@@ -395,13 +396,14 @@ def _event_info(event: icalendar.Event, original_tz: str | None, position: int, 
         stamp=_stamp(event),
         position=position,
         at_client_place=False,
+        place_why={},
         attendees=tuple(attendees_from(
             (str(a), a.params.get("CN"), a.params.get("CUTYPE")) for a in attendees
         )),
         organizer=organizer_address or None,
         content_hash="",
     )
-    info.at_client_place = is_at_client_place(info.location, context.practice_address)
+    info.at_client_place, info.place_why = decide_place(info.location, context.practice_address, context.client_place)
     info.content_hash = hash_of([
         context.key, info.original_tz, info.summary, info.description, info.location, info.status, info.sequence,
         info.at_client_place, [[a.address, a.name, a.resource] for a in info.attendees], info.organizer,
