@@ -81,10 +81,8 @@ def dispatch(fn: Callable, *args: Any, at: dt.datetime | None = None, **kwargs: 
     current_app.extensions["jobs"].dispatch(fn, args, kwargs, at)
 
 
-def start_periodic_thread(app: Flask) -> threading.Thread:
-    """Embedded default only: run `tasks.tick` every few seconds on a daemon thread."""
-    from outreach import tasks
-
+def start_periodic_thread(app: Flask, tick: Callable[[], None]) -> threading.Thread:
+    """Embedded default only: run `tick` (the periodic work, `tasks.tick`) every few seconds on a daemon thread."""
     interval = app.config["PERIODIC_INTERVAL_SECONDS"]
     stop = threading.Event()
 
@@ -92,7 +90,7 @@ def start_periodic_thread(app: Flask) -> threading.Thread:
         while not stop.wait(interval):
             with app.app_context():
                 try:
-                    tasks.tick()
+                    tick()
                 except Exception:
                     log.exception("periodic tick failed")
 

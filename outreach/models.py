@@ -55,6 +55,7 @@ MAX_ID = 2**31 - 1
 ROLES = ("admin", "staff", "practitioner")
 LOCALES = ("en", "ru")
 APPOINTMENT_STATUSES = ("confirmed", "tentative", "cancelled")
+CLIENT_PLACE_SETTINGS = ("always", "never", "decide")
 VISIT_OUTCOMES = ("attended", "no_show", "cancelled_late", "rescheduled")
 CALL_OUTCOMES = ("reached", "voicemail", "no_answer", "wrong_number", "call_back_later")
 TASK_REASONS = ("first_visit", "returning", "open_question")
@@ -195,8 +196,11 @@ def split_title(full_name: str) -> tuple[str | None, list[str]]:
 
 
 class Client(db.Model):
+    """A person the practice sees. A phone is a way to reach them, and a family may share one (a parent
+    books for the children): two names on one phone are two clients."""
+
     __table_args__ = (
-        UniqueConstraint("practice_id", "phone"),
+        Index("ix_client_practice_phone", "practice_id", "phone"),
         UniqueConstraint("practice_id", "email"),
     )
 
@@ -231,6 +235,10 @@ class CalendarSource(db.Model):
     url: Mapped[str | None] = mapped_column(String(2000))
     # How staff type the summary in this calendar, e.g. "name - service".
     summary_format: Mapped[str] = mapped_column(String(32), default="auto")
+    # The layout the importer learned from this calendar's titles while summary_format is "auto".
+    learned_summary_format: Mapped[str | None] = mapped_column(String(32))
+    # Whether visits in this calendar are at the client's place: "always", "never" or "decide" from the location.
+    client_place: Mapped[str] = mapped_column(String(8), default="decide", server_default="decide")
     sync_interval_minutes: Mapped[int] = mapped_column(Integer, default=30)
     etag: Mapped[str | None] = mapped_column(String(300))
     last_modified: Mapped[str | None] = mapped_column(String(100))
@@ -240,6 +248,13 @@ class CalendarSource(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Staff removed the calendar: its future visits were cancelled and feeds stop syncing.
     removed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Syncs that failed in a row since the last good one: the back-off grows with them.
+    failed_syncs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When the scheduler next syncs the source (None: as soon as possible).
+    next_sync_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # What the stored event fingerprints were taken under (importer version, settings, window);
+    # fingerprints taken under anything else say nothing about this import.
+    event_fingerprints_basis: Mapped[str | None] = mapped_column(String(64))
 
     practitioner: Mapped[Practitioner] = relationship()
 
@@ -277,6 +292,27 @@ class CalDavObject(db.Model):
     href: Mapped[str] = mapped_column(String(1000))  # the path on the server
     etag: Mapped[str | None] = mapped_column(String(300))
     ics: Mapped[str] = mapped_column(Text)
+
+
+class CalendarEventFingerprint(db.Model):
+    """What one event of a source (every component of one UID) looked like when it was last imported.
+
+    The fingerprint leaves out the properties producers re-issue on every
+    download (DTSTAMP, LAST-MODIFIED), so an unchanged event is recognised
+    without being parsed.
+    """
+
+    __table_args__ = (UniqueConstraint("source_id", "uid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id"), index=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("calendar_source.id"))
+    uid: Mapped[str] = mapped_column(String(500))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    # The event had duplicates (same UID and RECURRENCE-ID), which DTSTAMP and
+    # LAST-MODIFIED decide between: then they are part of its fingerprint.
+    with_stamps: Mapped[bool] = mapped_column(Boolean, default=False)
+    occurrences: Mapped[int] = mapped_column(Integer, default=0)  # inside the window
 
 
 class ImportRun(db.Model):
@@ -324,6 +360,10 @@ class Appointment(db.Model):
     summary: Mapped[str | None] = mapped_column(Text)
     description: Mapped[str | None] = mapped_column(Text)
     needs_attention: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The booking tool's own "new client" flag, when the event carries one; None when it says nothing.
+    new_client: Mapped[bool | None] = mapped_column(Boolean)
+    # Why the importer read the event as it did ({"name": ..., "phone": ..., "place": ...}), or how staff fixed it.
+    why: Mapped[dict | None] = mapped_column(JSON)
     # Hash of everything imported from the event: an unchanged re-import is a no-op.
     content_hash: Mapped[str] = mapped_column(String(64), default="")
     visit_outcome: Mapped[str | None] = mapped_column(String(16))

@@ -33,7 +33,7 @@ def app_context() -> Iterator[Flask]:
 
 def tick() -> None:
     """Periodic work; safe to run any number of times, from any number of processes."""
-    from outreach.services import caldav_sync, call_lists, feeds, privacy
+    from outreach.services import calendar_sync, call_lists, privacy
 
     send_due_texts()  # first: texts are due to the minute, and nothing else may hold them back
     with app_context() as app:
@@ -41,10 +41,9 @@ def tick() -> None:
             if build.notification_ids:  # "your list is ready" texts: send now rather than on the next tick
                 jobs.dispatch(send_texts, build.notification_ids)
         privacy.apply_retention(db.session, utcnow())  # does its work at most once a day per practice
-        for source in feeds.due_feeds(db.session, utcnow()):
-            jobs.dispatch(sync_feed, source.id)
-        for source in caldav_sync.due_sources(db.session, utcnow()):
-            jobs.dispatch(sync_caldav, source.id)
+        # Each calendar is a job of its own, claimed first: a slow or failing one holds back no other.
+        for source_id in calendar_sync.claim_due_sources(db.session, utcnow()):
+            jobs.dispatch(sync_calendar, source_id)
 
 
 def place_call(attempt_id: int) -> None:
@@ -94,27 +93,14 @@ def send_texts(notification_ids: list[int], wait_seconds: float = 0) -> None:
                               wait_up_to=dt.timedelta(seconds=wait_seconds))
 
 
-def sync_feed(source_id: int) -> None:
-    """Downloads and imports one calendar feed now (staff pressed "Sync now" or just added it)."""
+def sync_calendar(source_id: int) -> None:
+    """Downloads and imports one synced calendar (a feed) now: its turn came, or staff pressed "Sync now"."""
     from outreach.models import CalendarSource
-    from outreach.services import feeds
+    from outreach.services import calendar_sync
     from outreach.services.ics_import import ImportLimits
 
     with app_context() as app:
         source = db.session.get(CalendarSource, source_id)
-        if source is not None and source.kind == "feed":
-            feeds.sync_feeds(db.session, [source], now=utcnow(), limits=ImportLimits.from_config(app.config),
-                             allowed_private_hosts=feeds.allowed_private_hosts(app.config))
-
-
-def sync_caldav(source_id: int) -> None:
-    """Syncs one CalDAV calendar now (it is due, staff pressed "Sync now", or just added it)."""
-    from outreach.models import CalendarSource
-    from outreach.services import caldav_sync, credentials
-    from outreach.services.ics_import import ImportLimits
-
-    with app_context() as app:
-        source = db.session.get(CalendarSource, source_id)
-        if source is not None and source.kind == caldav_sync.KIND:
-            caldav_sync.sync_sources(db.session, [source], now=utcnow(), cipher=credentials.cipher(app.config),
-                                     limits=ImportLimits.from_config(app.config))
+        if source is not None and calendar_sync.is_synced(source):
+            calendar_sync.sync_sources(db.session, [source], now=utcnow(), limits=ImportLimits.from_config(app.config),
+                                       config=app.config)

@@ -21,10 +21,25 @@ def sign_in(page, live_server, make, email: str = "glen@example.com") -> None:
 
 
 @pytest.fixture
-def list_with_anna(fake_twilio, rq_workers, live_server, make, clock_file):
+def patient_calls(app_config):
+    """The page waits long enough for a worker on a loaded test machine (8 s by default)."""
+    app_config["CALL_CREATE_WAIT_SECONDS"] = 30
+
+
+@pytest.fixture
+def list_with_anna(patient_calls, fake_twilio, rq_workers, live_server, make, clock_file):
+    import time
+
+    import redis
+    from rq import Worker
+
     set_clock(clock_file, SATURDAY)
     rq_workers.config["PUBLIC_BASE_URL"] = live_server.url
     rq_workers.start(1)
+    connection = redis.Redis.from_url(rq_workers.config["REDIS_URL"])
+    deadline = time.monotonic() + 30
+    while not Worker.all(connection=connection) and time.monotonic() < deadline:
+        time.sleep(0.2)
     practice = make.practice("Smile Dental", phone=PRACTICE_PHONE)
     glen = make.practitioner(practice, email="glen@example.com", phone=PRACTITIONER_PHONE)
     anna = make.client(practice, full_name="Anna Petrova", phone=CLIENT_PHONE)

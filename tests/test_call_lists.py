@@ -474,9 +474,22 @@ def test_script_variables(make):
         "client_first_name": "Anna", "practitioner_formal_name": "Dr. Gorab", "practitioner_full_name": "Dr. Glen Gorab",
         "practitioner_preferred_name": "Glen",
         "practice_name": "Smile Dental", "visit_when": "Tuesday at 2:00\u202fPM", "visit_weekday": "Tuesday",
-        "visit_time": "2:00\u202fPM", "days_until_visit": 3,
+        "visit_time": "2:00\u202fPM", "days_until_visit": 3, "phone_shared": False,
     }
     assert tuple(variables) == scripts.VARIABLES  # what the settings page lists
+
+
+def test_on_a_phone_a_family_shares_the_script_says_whose_visit_it_is(make):
+    practice = make.practice("Smile Dental")
+    glen = make.practitioner(practice, full_name="Dr. Glen Gorab", preferred_name="Glen")
+    lucas = make.client(practice, full_name="Lucas Meyer", phone="+17185550199")
+    variables = scripts.script_variables(client=lucas, practitioner=glen, practice=practice,
+                                         visit_starts_at=at(day_of_week(1), "14:00"),
+                                         now=at(SATURDAY_BEFORE, "23:30"), phone_shared=True)
+    script = scripts.ScriptRenderer(None).render(variables, "en")
+    assert script.text.startswith(
+        "Hello, this is Dr. Gorab from Smile Dental — at work I ask people to call me Glen. "
+        "I'm calling about Lucas's visit with me on Tuesday at 2:00\u202fPM.")
 
 
 @pytest.mark.parametrize("template, error", [
@@ -487,7 +500,8 @@ def test_script_variables(make):
     ("{{ days_until_visit / 0 }}", "ZeroDivisionError: division by zero"),
 ])
 def test_a_broken_template_falls_back_to_the_default_and_says_why(template, error):
-    variables = {name: "x" for name in scripts.VARIABLES} | {"client_first_name": "Anna", "days_until_visit": 3}
+    variables = {name: "x" for name in scripts.VARIABLES} | {"client_first_name": "Anna", "days_until_visit": 3,
+                                                             "phone_shared": False}
     script = scripts.ScriptRenderer(template).render(variables, "en")
     assert script.error == error
     assert script.text.startswith("Hello Anna, this is x from x")

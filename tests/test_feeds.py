@@ -3,18 +3,20 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections import Counter
 
 import pytest
 from sqlalchemy import select
 
 from outreach.extensions import db
 from outreach.models import Appointment, ImportRun
-from outreach.services import feeds
+from outreach.services import calendar_sync, feeds
 from outreach.services.ics_import import ImportLimits
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 LIMITS = ImportLimits(feed_timeout_seconds=2)
 LOOPBACK = ("127.0.0.1",)  # the feed server stands in for an on-premises calendar server
+SYNC_CONFIG = {"FEED_ALLOWED_PRIVATE_HOSTS": ",".join(LOOPBACK)}
 
 
 @pytest.fixture
@@ -128,26 +130,67 @@ def test_a_future_visit_missing_from_the_feed_is_cancelled(feed, feed_server):
     assert visits(feed) == [("later", "confirmed"), ("past", "confirmed"), ("soon", "cancelled")]
 
 
-def test_due_feeds_are_those_not_tried_within_their_interval(make, practitioner):
+def test_due_calendars_are_those_whose_moment_has_come(make, practitioner):
     never = make.source(practitioner, kind="feed", url="https://example.com/a.ics")
-    recent = make.source(practitioner, kind="feed", url="https://example.com/b.ics")
+    later = make.source(practitioner, kind="feed", url="https://example.com/b.ics")
     overdue = make.source(practitioner, kind="feed", url="https://example.com/c.ics")
     make.source(practitioner, kind="file")
-    recent.last_attempt_at = NOW - dt.timedelta(minutes=10)
-    overdue.last_attempt_at = NOW - dt.timedelta(minutes=30)
+    later.next_sync_at = NOW + dt.timedelta(minutes=10)
+    overdue.next_sync_at = NOW - dt.timedelta(minutes=1)
     db.session.commit()
-    assert [source.id for source in feeds.due_feeds(db.session, NOW)] == [never.id, overdue.id]
+    assert [source.id for source in calendar_sync.due_sources(db.session, NOW)] == [never.id, overdue.id]
 
 
-def test_sync_due_feeds_reports_each_feed(make, practitioner, feed, feed_server):
+def test_syncing_due_calendars_reports_each_and_schedules_the_next(make, practitioner, feed, feed_server):
     feed_server.body = calendar(("a", "20260305T150000Z"))
     broken = make.source(practitioner, kind="feed", url="http://127.0.0.1:9/nothing-listens-here.ics")
-    reports = feeds.sync_due_feeds(db.session, NOW, LIMITS, allowed_private_hosts=LOOPBACK)
+    reports = calendar_sync.sync_sources(db.session, calendar_sync.due_sources(db.session, NOW), now=NOW,
+                                         limits=LIMITS, config=SYNC_CONFIG)
     assert [(report.source_id, report.status) for report in reports] == [(feed.id, "imported"),
                                                                         (broken.id, "error")]
     db.session.expire_all()
     assert broken.last_error.startswith("the feed could not be downloaded")
     assert visits(feed) == [("a", "confirmed")]
+    assert NOW < feed.next_sync_at <= NOW + dt.timedelta(minutes=30)
+    assert (broken.failed_syncs, broken.next_sync_at) == (1, NOW + dt.timedelta(minutes=30))
+
+
+def test_feeds_with_one_interval_are_spread_over_it_each_at_its_own_moment(make, practitioner):
+    sources = [make.source(practitioner, kind="feed", url=f"https://example.com/{n}.ics") for n in range(200)]
+    interval = dt.timedelta(minutes=30)
+    moments = [calendar_sync.next_regular_sync(source, NOW) for source in sources]
+    assert all(NOW < moment <= NOW + interval for moment in moments)
+    # Spread: no minute of the half hour gets more than a handful of the 200 feeds.
+    per_minute = Counter(int((moment - NOW).total_seconds() // 60) for moment in moments)
+    assert len(per_minute) >= 25 and max(per_minute.values()) <= 20
+    # Stable: a feed's moment is the same in every interval.
+    assert [calendar_sync.next_regular_sync(source, moment) for source, moment in zip(sources, moments)] == [
+        moment + interval for moment in moments]
+
+
+def test_a_failing_feed_backs_off_doubling_each_time_and_recovers(practitioner, feed, feed_server):
+    feed_server.status = 500
+    now, waits = NOW, []
+    for _ in range(7):
+        calendar_sync.sync_sources(db.session, [feed], now=now, limits=LIMITS, config=SYNC_CONFIG)
+        waits.append(feed.next_sync_at - now)
+        now = feed.next_sync_at
+    assert [wait / dt.timedelta(minutes=1) for wait in waits] == [30, 60, 120, 240, 480, 720, 720]
+    assert feed.failed_syncs == 7 and "500" in feed.last_error
+
+    feed_server.status, feed_server.body = 200, calendar(("a", "20260305T150000Z"))
+    [report] = calendar_sync.sync_sources(db.session, [feed], now=now, limits=LIMITS, config=SYNC_CONFIG)
+    assert report.status == "imported"
+    assert (feed.failed_syncs, feed.last_error, feed.last_success_at) == (0, None, now)
+    assert now < feed.next_sync_at <= now + dt.timedelta(minutes=30)
+
+
+def test_a_claimed_calendar_is_not_claimed_again_until_its_lease_ends(make, practitioner):
+    source = make.source(practitioner, kind="feed", url="https://example.com/a.ics")
+    assert calendar_sync.claim_due_sources(db.session, NOW) == [source.id]
+    assert calendar_sync.claim_due_sources(db.session, NOW + dt.timedelta(minutes=1)) == []
+    # The job was lost (its worker died): the source is due again once the lease is over.
+    assert calendar_sync.claim_due_sources(db.session, NOW + calendar_sync.CLAIM_LEASE) == [source.id]
 
 
 def test_webcal_addresses_are_downloaded_over_https():

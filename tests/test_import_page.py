@@ -108,6 +108,11 @@ def test_a_feed_that_fails_keeps_its_appointments_and_shows_the_last_good_sync(s
     client.post(f"/sources/{source.id}/sync")
     page = client.get("/sources").get_data(as_text=True)
     assert "Last good sync" in page and "Last try failed" in page
+    # The feed's health: how often it changes, how often it failed, when it is tried again.
+    client.post(f"/sources/{source.id}/sync")
+    page = client.get("/sources").get_data(as_text=True)
+    assert "Changed in 1 of 1 syncs in the last 7 days" in page
+    assert "2 tries failed in a row" in page and "Next sync" in page
     db.session.expire_all()
     assert db.session.scalar(db.select(db.func.count()).select_from(Appointment).where(
         Appointment.status != "cancelled")) == 2

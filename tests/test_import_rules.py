@@ -453,7 +453,7 @@ def test_attendee_is_the_client_but_organizer_and_practitioner_are_not(source):
 @pytest.mark.parametrize(("summary_format", "summary", "name"), [
     ("auto", "Nina Kovacs - cleaning", "Nina Kovacs"),
     ("auto", "New Patient - cleaning", None),
-    ("auto", "cleaning - Nina Kovacs", None),
+    ("auto", "cleaning - Nina Kovacs", "Nina Kovacs"),  # the lexicon knows Nina: the client after the dash
     ("service - name", "cleaning - Nina Kovacs", "Nina Kovacs"),
     ("name - service", "nina kovacs - cleaning", "nina kovacs"),
     ("name", "Nina Kovacs", "Nina Kovacs"),
@@ -467,13 +467,17 @@ def test_names_from_the_summary_follow_the_calendars_habit(source, summary_forma
 
 def test_visits_without_a_recognisable_client_need_attention(source):
     report = run_import(source, vcalendar(
-        vevent("lunch", "DTSTART:20260305T170000Z", "SUMMARY:Lunch"),
+        vevent("consult", "DTSTART:20260305T170000Z", "SUMMARY:Consultation"),
         vevent("known", "DTSTART:20260305T150000Z", "SUMMARY:Omar Haddad - cleaning"),
+        vevent("lunch", "DTSTART:20260305T180000Z", "SUMMARY:Lunch"),
     ))
-    assert (report.created, report.needs_attention) == (2, 1)
-    known, lunch = appointments(source)
-    assert (lunch.client_id, lunch.needs_attention) == (None, True)
+    assert (report.created, report.needs_attention) == (3, 1)
+    known, consult, lunch = appointments(source)
+    assert (consult.client_id, consult.needs_attention) == (None, True)
     assert (known.needs_attention, known.client.full_name) == (False, "Omar Haddad")
+    # Lunch is no visit: it has no client and needs none.
+    assert (lunch.client_id, lunch.needs_attention, lunch.why["not_a_visit"]) == (
+        None, False, {"source": "title", "detail": "Lunch"})
 
 
 # --- Where the visit happens ----------------------------------------------------------------------

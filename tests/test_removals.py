@@ -7,7 +7,7 @@ import pytest
 from outreach.clock import set_clock
 from outreach.extensions import db
 from outreach.models import Appointment, AuditEvent, CalendarSource, CallAttempt, CallTask, ImportRun, Notification
-from outreach.services import calendar_intake, call_lists, feeds, removals, visit_outcomes
+from outreach.services import calendar_intake, calendar_sync, call_lists, feeds, removals, visit_outcomes
 
 NOW = dt.datetime(2026, 11, 28, 15, 0, tzinfo=dt.timezone.utc)  # Saturday, 10:00 in New York
 MONDAY = dt.date(2026, 11, 30)
@@ -102,11 +102,11 @@ def test_importing_the_same_file_again_after_a_removal_brings_the_visits_back(pr
 
 def test_removing_a_feed_stops_it_and_cancels_only_the_future(practice_with_history, feed_server):
     glen = practice_with_history
-    feed = feeds.add_feed(db.session, glen, feed_server.url, "Booking tool")
+    feed = feeds.add_feed(db.session, glen, feed_server.url, "Booking tool", allowed_private_hosts=("127.0.0.1",))
     db.session.commit()
     feed_server.body = _calendar(_event("feed@x", "20261202T110000", "Carla Gomez", "+1 617-555-0123"),
                                  _event("feed-past@x", "20261125T110000", "Dan Old", "+1 617-555-0124"))
-    feeds.sync_feed(db.session, feed, now=NOW, limits=feeds.ImportLimits())
+    feeds.sync_feed(db.session, feed, now=NOW, limits=feeds.ImportLimits(), allowed_private_hosts=("127.0.0.1",))
     db.session.commit()
 
     removal = removals.remove_calendar(db.session, feed, actor="system", now=NOW)
@@ -115,8 +115,8 @@ def test_removing_a_feed_stops_it_and_cancels_only_the_future(practice_with_hist
     assert [visit.uid for visit in removal.visits] == ["feed@x"] and removal.past_visits == 1
     assert _visit("feed@x").status == "cancelled" and _visit("feed-past@x").status == "confirmed"
     assert _visit("home@x").status == "confirmed"  # another calendar's visits are not touched
-    assert feed not in feeds.all_feeds(db.session)
-    assert feed not in feeds.due_feeds(db.session, NOW + dt.timedelta(days=1))
+    assert feed not in calendar_sync.synced_sources(db.session)
+    assert feed not in calendar_sync.due_sources(db.session, NOW + dt.timedelta(days=1))
     assert db.session.scalars(db.select(AuditEvent).where(AuditEvent.action == "calendar.removed")).one()
 
 

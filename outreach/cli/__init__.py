@@ -9,9 +9,9 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup
 
-from outreach.cli import accounts, call_lists, demo, imports, notifications, ops, outcomes, removals
+from outreach.cli import accounts, appointments, call_lists, demo, imports, notifications, ops, outcomes, removals
 
-AREAS = (accounts, demo, ops, imports, removals, call_lists, notifications, outcomes)
+AREAS = (accounts, demo, ops, imports, removals, appointments, call_lists, notifications, outcomes)
 
 
 def register_commands(app: Flask) -> None:

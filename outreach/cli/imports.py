@@ -25,7 +25,7 @@ from outreach.cli.options import Day, Fits
 from outreach.clock import utcnow
 from outreach.extensions import db
 from outreach.models import CalendarSource, Practitioner
-from outreach.services import accounts, caldav_sync, calendar_intake, credentials, feeds, import_words
+from outreach.services import accounts, caldav_sync, calendar_intake, calendar_sync, credentials, feeds, import_words
 from outreach.services.ics_import import (
     ImportLimits,
     ImportReport,
@@ -166,13 +166,10 @@ def sync_feeds(every_feed: bool, as_json: bool) -> None:
     """Sync the calendar feeds and CalDAV calendars that are due."""
     limits = ImportLimits.from_config(current_app.config)
     now = utcnow()
-    sources = feeds.all_feeds(db.session) if every_feed else feeds.due_feeds(db.session, now)
-    calendars = caldav_sync.all_sources(db.session) if every_feed else caldav_sync.due_sources(db.session, now)
-    names = [source.name for source in sources + calendars]
-    reports = feeds.sync_feeds(db.session, sources, now=now, limits=limits,
-                               allowed_private_hosts=feeds.allowed_private_hosts(current_app.config))
-    reports += caldav_sync.sync_sources(db.session, calendars, now=now, cipher=credentials.cipher(current_app.config),
-                                        limits=limits)
+    sources = (calendar_sync.synced_sources(db.session) if every_feed
+               else calendar_sync.due_sources(db.session, now))
+    names = [source.name for source in sources]
+    reports = calendar_sync.sync_sources(db.session, sources, now=now, limits=limits, config=current_app.config)
     for name, report in zip(names, reports, strict=True):
         _echo_report(report, as_json, source=name)
     if not reports and not as_json:

@@ -19,7 +19,7 @@ def serve(host: str, port: int) -> None:
     """Run the app with its periodic work on a thread (the embedded default)."""
     app = current_app._get_current_object()
     if app.config["RUN_PERIODIC_THREAD"]:
-        jobs.start_periodic_thread(app)
+        jobs.start_periodic_thread(app, tasks.tick)
     from werkzeug.serving import run_simple
 
     run_simple(host, port, app, threaded=True, use_reloader=False)

@@ -15,6 +15,7 @@ import json
 import click
 from flask.cli import with_appcontext
 
+from outreach.cli.options import ID
 from outreach.clock import utcnow
 from outreach.extensions import db
 from outreach.models import CalendarSource, ImportRun, Practice
@@ -63,45 +64,43 @@ def _echo(removal: removals.Removal, what: str, dry_run: bool, as_json: bool) ->
                f"cancelled {removal.texts} pending texts; {removal.past_visits} past visits kept")
 
 
+def _remove(practice_name: str, target: ImportRun | CalendarSource | None, missing: str, what: str, plan, remove,
+            dry_run: bool, as_json: bool) -> None:
+    """Plans (with --dry-run) or makes one removal of the practice's, then says what went."""
+    practice = _practice(practice_name)
+    if target is None or target.practice_id != practice.id:
+        raise click.ClickException(f"there is no {missing} in {practice.name}")
+    now = utcnow()
+    try:
+        removal = (plan(db.session, target, now) if dry_run
+                   else remove(db.session, target, actor=audit.SYSTEM, now=now))
+    except removals.RemovalError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    _echo(removal, what, dry_run, as_json)
+
+
 @click.command("remove-import")
-@click.argument("run_id", type=int)
+@click.argument("run_id", type=ID)
 @click.option("--practice", "practice_name", required=True)
 @click.option("--dry-run", is_flag=True, help="Say what would go, change nothing.")
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
 def remove_import(run_id: int, practice_name: str, dry_run: bool, as_json: bool) -> None:
     """Remove an import: cancel the future visits it brought in."""
-    practice = _practice(practice_name)
     run = db.session.get(ImportRun, run_id)
-    if run is None or run.practice_id != practice.id:
-        raise click.ClickException(f"there is no import {run_id} in {practice.name}")
-    now = utcnow()
-    try:
-        removal = (removals.plan_import_removal(db.session, run, now) if dry_run
-                   else removals.remove_import(db.session, run, actor=audit.SYSTEM, now=now))
-    except removals.RemovalError as exc:
-        raise click.ClickException(str(exc)) from exc
-    db.session.commit()
-    _echo(removal, f"import {run_id} ({run.filename})", dry_run, as_json)
+    _remove(practice_name, run, f"import {run_id}", f"import {run_id} ({run.filename if run else ''})",
+            removals.plan_import_removal, removals.remove_import, dry_run, as_json)
 
 
 @click.command("remove-calendar")
-@click.argument("source_id", type=int)
+@click.argument("source_id", type=ID)
 @click.option("--practice", "practice_name", required=True)
 @click.option("--dry-run", is_flag=True, help="Say what would go, change nothing.")
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
 def remove_calendar(source_id: int, practice_name: str, dry_run: bool, as_json: bool) -> None:
     """Remove a calendar: cancel all its future visits and stop syncing it."""
-    practice = _practice(practice_name)
     source = db.session.get(CalendarSource, source_id)
-    if source is None or source.practice_id != practice.id:
-        raise click.ClickException(f"there is no calendar {source_id} in {practice.name}")
-    now = utcnow()
-    try:
-        removal = (removals.plan_calendar_removal(db.session, source, now) if dry_run
-                   else removals.remove_calendar(db.session, source, actor=audit.SYSTEM, now=now))
-    except removals.RemovalError as exc:
-        raise click.ClickException(str(exc)) from exc
-    db.session.commit()
-    _echo(removal, f"calendar {source_id} ({source.name})", dry_run, as_json)
+    _remove(practice_name, source, f"calendar {source_id}", f"calendar {source_id} ({source.name if source else ''})",
+            removals.plan_calendar_removal, removals.remove_calendar, dry_run, as_json)

@@ -199,38 +199,6 @@ def sync_source(session: Session, source: CalendarSource, now: dt.datetime, *, c
     return report
 
 
-def all_sources(session: Session) -> list[CalendarSource]:
-    return list(session.scalars(select(CalendarSource).where(CalendarSource.kind == KIND)
-                                .order_by(CalendarSource.id)))
-
-
-def due_sources(session: Session, now: dt.datetime) -> list[CalendarSource]:
-    """CalDAV calendars never tried, or last tried at least their sync interval ago."""
-    return [
-        source for source in all_sources(session)
-        if source.last_attempt_at is None
-        or source.last_attempt_at + dt.timedelta(minutes=source.sync_interval_minutes) <= now
-    ]
-
-
-def sync_sources(session: Session, sources: list[CalendarSource], *, now: dt.datetime, cipher: Cipher,
-                 limits: ImportLimits, connect: ClientFactory = connect) -> list[ImportReport]:
-    """Syncs the calendars in turn, committing after each so one calendar's trouble never undoes another's work."""
-    reports = []
-    for source in sources:
-        source_id, url = source.id, source.url or ""
-        try:
-            report = sync_source(session, source, now, cipher=cipher, limits=limits, connect=connect)
-            session.commit()
-        except Exception:
-            # The database itself failed, or a bug; the other calendars may still go through.
-            logger.exception("syncing CalDAV source %s failed", source_id)
-            session.rollback()
-            report = ImportReport.failed(url, "the sync failed unexpectedly (the error was logged)", source_id)
-        reports.append(report)
-    return reports
-
-
 def _changes_since(calendar: caldav.Calendar, mirror: dict[str, str | None], sync_token: str | None) -> _Changes:
     """Asks the server what changed (by sync token, else by listing every ETag), then fetches what did."""
     by_token = _changed_by_token(calendar, sync_token) if sync_token else None

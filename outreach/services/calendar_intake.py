@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 from outreach.messages import N_, UserError
 from outreach.models import Appointment, Client, Practitioner, User
 from outreach.services import arrival_texts, audit, call_lists, ics_import
+from outreach.services.client_matching import names_agree
+from outreach.services.ics_import.places import decide_place
 from outreach.services.phones import InvalidPhone, region_for, to_e164
 
 
@@ -60,7 +62,10 @@ def assign_client(
         raise ClientDetailsError(N_("Give at least the client's name, phone or e-mail."))
     client = None
     if phone:
-        client = session.scalar(select(Client).where(Client.practice_id == practice.id, Client.phone == phone))
+        # A family shares a phone: the client is the one of that name, else a new client with the same number.
+        sharing = session.scalars(select(Client).where(Client.practice_id == practice.id, Client.phone == phone)
+                                  .order_by(Client.id)).all()
+        client = next((c for c in sharing if names_agree(c.full_name, full_name)), None)
     if client is None and email:
         client = session.scalar(select(Client).where(Client.practice_id == practice.id, Client.email == email))
     if client is None:
@@ -73,6 +78,14 @@ def assign_client(
     appointment.client_id = client.id
     appointment.needs_attention = False
     appointment.updated_at = now
+    # A fix by staff is kept by later imports of the same event (see ics_import.apply).
+    appointment.why = {k: v for k, v in (appointment.why or {}).items() if k not in ("name", "phone", "email",
+                                                                                       "not_a_visit")} | {
+        "client": {"source": "staff", "detail": actor.full_name}}
+    if appointment.why.get("place", {}).get("source") in ("no_client", "not_a_visit"):
+        # The place waited for a client: decide it now, as the import would have.
+        appointment.at_client_place, appointment.why["place"] = decide_place(
+            appointment.location, practice.address, appointment.source.client_place)
     audit.record(session, practice_id=practice.id, action="appointment.client_assigned", obj=appointment,
                  actor=actor, client_id=client.id)
     appointments_changed(session, [appointment.id], now=now)

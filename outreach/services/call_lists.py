@@ -6,7 +6,8 @@ the number of practitioners, clients or visits. On the list:
 
 - `first_visit`: the client's first non-cancelled appointment with the practice
   (with any practitioner) falls in the week; it goes on the list of the
-  practitioner of that appointment;
+  practitioner of that appointment. A booking tool's own "new client" flag on
+  the appointment wins over the imported history, both ways;
 - `returning` (when the practice sets `include_returning_after_months`): the
   client's previous visit was at least that many months before this one;
 - `open_question` (when the practice sets `include_open_questions`): an earlier
@@ -253,12 +254,13 @@ def _wanted_tasks(
     in_week = (Appointment.practice_id == practice.id, Appointment.status != "cancelled",
                Appointment.client_id.is_not(None), Appointment.starts_at >= start, Appointment.starts_at < end)
     week_clients = select(Appointment.client_id).where(*in_week)
-    first_in_week: dict[int, tuple[int, int, dt.datetime]] = {}
-    for appointment_id, client_id, practitioner_id, starts_at in session.execute(
-        select(Appointment.id, Appointment.client_id, Appointment.practitioner_id, Appointment.starts_at)
+    first_in_week: dict[int, tuple[int, int, dt.datetime, bool | None]] = {}
+    for appointment_id, client_id, practitioner_id, starts_at, new_client in session.execute(
+        select(Appointment.id, Appointment.client_id, Appointment.practitioner_id, Appointment.starts_at,
+               Appointment.new_client)
         .where(*in_week).order_by(Appointment.starts_at.desc(), Appointment.id.desc())
     ):
-        first_in_week[client_id] = (appointment_id, practitioner_id, starts_at)  # the earliest comes last
+        first_in_week[client_id] = (appointment_id, practitioner_id, starts_at, new_client)  # the earliest comes last
 
     last_before = dict(session.execute(
         select(Appointment.client_id, func.max(Appointment.starts_at))
@@ -281,10 +283,13 @@ def _wanted_tasks(
 
     zone = ZoneInfo(practice.timezone)
     wanted = {}
-    for client_id, (appointment_id, practitioner_id, starts_at) in first_in_week.items():
+    for client_id, (appointment_id, practitioner_id, starts_at, new_client) in first_in_week.items():
         previous = last_before.get(client_id)
-        if previous is None:
+        # The booking tool's own "new client" flag wins over the imported history, both ways.
+        if new_client is True or (previous is None and new_client is not False):
             want = _Wanted(appointment_id, "first_visit", None)
+        elif previous is None:
+            continue
         elif practice.include_returning_after_months and previous.astimezone(zone).date() <= _months_earlier(
                 starts_at.astimezone(zone).date(), practice.include_returning_after_months):
             want = _Wanted(appointment_id, "returning", previous.astimezone(zone).date().isoformat())

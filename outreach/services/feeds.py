@@ -8,8 +8,8 @@ calendar, so a future appointment missing from it was deleted there and is
 cancelled here.
 
 A failed download records the error on the source and touches no
-appointment. No Flask here: callers pass the session (and commit, except in
-`sync_due_feeds`, which commits after each feed).
+appointment. When feeds are synced is `calendar_sync`'s business. No Flask
+here: callers pass the session and commit.
 """
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import urllib3
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.models import CalendarSource, Practitioner
@@ -154,7 +153,7 @@ def allowed_private_hosts(config: Mapping[str, Any]) -> tuple[str, ...]:
 
 def add_feed(session: Session, practitioner: Practitioner, url: str, name: str | None = None, *,
              allowed_private_hosts: Collection[str] = ()) -> CalendarSource:
-    """Adds a feed source for the practitioner; it is synced on the next run of `sync_due_feeds`.
+    """Adds a feed source for the practitioner; it is due for its first sync at once.
 
     An address that is not public is refused here already (and again on every download and redirect).
     """
@@ -188,25 +187,30 @@ def sync_feed(session: Session, source: CalendarSource, *, now: dt.datetime, lim
               http_get: HttpGet = download, allowed_private_hosts: Collection[str] = ()) -> ImportReport:
     """Downloads and imports one feed; the caller commits.
 
-    The report's status is "not_modified" when the server says the feed has
-    not changed. On failure the source keeps the error in `last_error` and
-    its appointments stay as they were.
+    No transaction is open during the download (what came before is
+    committed first): a slow server must not hold the database, which on
+    SQLite would hold back every other writer. The report's status is
+    "not_modified" when the server says the feed has not changed. On failure
+    the source keeps the error in `last_error` and its appointments stay as
+    they were.
     """
     url = feed_url(source.url or "")
-    source.last_attempt_at = now
     headers = {"User-Agent": _USER_AGENT, "Accept": "text/calendar, */*;q=0.5"}
     if source.etag:
         headers["If-None-Match"] = source.etag
     if source.last_modified:
         headers["If-Modified-Since"] = source.last_modified
+    session.commit()
     try:
         response = http_get(url, headers, limits.feed_timeout_seconds, limits.max_bytes, allowed_private_hosts)
     except FeedError as exc:
+        source.last_attempt_at = now
         source.last_error = str(exc)
         report = ImportReport.failed(url, str(exc), source.id)
         record_import_run(session, source, report, now, problem=exc.problem, http_status=exc.http_status)
         return report
 
+    source.last_attempt_at = now
     if response.status == 304:
         source.last_success_at = now
         source.last_error = None
@@ -226,44 +230,3 @@ def sync_feed(session: Session, source: CalendarSource, *, now: dt.datetime, lim
         # Download it in full next time: a 304 must never hide a feed we could not import.
         source.etag = source.last_modified = None
     return report
-
-
-def all_feeds(session: Session) -> list[CalendarSource]:
-    """Every feed but those staff removed."""
-    return list(session.scalars(select(CalendarSource).where(CalendarSource.kind == "feed",
-                                                             CalendarSource.removed_at.is_(None))
-                                .order_by(CalendarSource.id)))
-
-
-def due_feeds(session: Session, now: dt.datetime) -> list[CalendarSource]:
-    """Feeds never tried, or last tried at least their sync interval ago."""
-    return [
-        feed for feed in all_feeds(session)
-        if feed.last_attempt_at is None
-        or feed.last_attempt_at + dt.timedelta(minutes=feed.sync_interval_minutes) <= now
-    ]
-
-
-def sync_due_feeds(session: Session, now: dt.datetime, limits: ImportLimits, *,
-                   allowed_private_hosts: Collection[str] = ()) -> list[ImportReport]:
-    return sync_feeds(session, due_feeds(session, now), now=now, limits=limits,
-                      allowed_private_hosts=allowed_private_hosts)
-
-
-def sync_feeds(session: Session, sources: list[CalendarSource], *, now: dt.datetime, limits: ImportLimits,
-               http_get: HttpGet = download, allowed_private_hosts: Collection[str] = ()) -> list[ImportReport]:
-    """Syncs the feeds in turn, committing after each so one feed's trouble never undoes another's work."""
-    reports = []
-    for source in sources:
-        source_id, url = source.id, source.url or ""
-        try:
-            report = sync_feed(session, source, now=now, limits=limits, http_get=http_get,
-                               allowed_private_hosts=allowed_private_hosts)
-            session.commit()
-        except Exception:
-            # The database itself failed; the other feeds may still go through.
-            logger.exception("syncing feed source %s failed", source_id)
-            session.rollback()
-            report = ImportReport.failed(url, "the sync failed unexpectedly (the error was logged)", source_id)
-        reports.append(report)
-    return reports

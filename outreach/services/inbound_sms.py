@@ -61,7 +61,10 @@ def receive(session: Session, *, message_sid: str, from_phone: str, to_phone: st
         practice = practice_numbers.practice_for_number_dialled(session, to_phone, what=f"text {message_sid}")
     except practice_numbers.NumberNotRouted:
         return Received(None)
-    client = session.scalar(select(Client).where(Client.practice_id == practice.id, Client.phone == from_phone))
+    # A family may share the number: the message belongs to the first of them, STOP and START to all.
+    sharing = session.scalars(select(Client).where(Client.practice_id == practice.id, Client.phone == from_phone)
+                              .order_by(Client.id)).all()
+    client = sharing[0] if sharing else None
     message = InboundMessage(
         practice_id=practice.id, client_id=client.id if client else None,
         appointment_id=_nearest_appointment_id(session, client, now) if client else None,
@@ -74,11 +77,12 @@ def receive(session: Session, *, message_sid: str, from_phone: str, to_phone: st
     audit.record(session, practice_id=practice.id, action="inbound_sms.received", obj=message, actor=audit.TWILIO,
                  kind=message.kind, client_id=message.client_id)
     reason = f"replied {(body or '').strip()[:20]}"
-    if message.kind == "stop" and client is not None:
-        consent.opt_out(session, client, now, actor=audit.TWILIO, reason=reason)
-    elif message.kind == "start" and client is not None:
-        consent.opt_in(session, client, actor=audit.TWILIO, reason=reason)
-    elif message.kind == "help":
+    for person in sharing:
+        if message.kind == "stop":
+            consent.opt_out(session, person, now, actor=audit.TWILIO, reason=reason)
+        elif message.kind == "start":
+            consent.opt_in(session, person, actor=audit.TWILIO, reason=reason)
+    if message.kind == "help":
         return Received(message, help_reply(practice, client))
     return Received(message)
 

@@ -24,29 +24,40 @@ MAX_TEMPLATE_LENGTH = 4000
 # The practitioner's own habit: a statement, introducing themselves formally, then the name they
 # go by at work, then why they call. Without a preferred name that sentence is left out: each
 # language has the script with it and the one without, so the text a practitioner edits stays plain.
+# On a number a family shares, whoever answers may not be the client: the script says whose visit it is.
 DEFAULT_TEMPLATES = {
     "en": (
-        "Hello {{ client_first_name }}, this is {{ practitioner_formal_name }} from {{ practice_name }} — "
+        "{% if phone_shared %}Hello, this is {{ practitioner_formal_name }} from {{ practice_name }} — "
         "at work I ask people to call me {{ practitioner_preferred_name }}. "
-        "I see you're booked with me on {{ visit_when }}. "
+        "I'm calling about {{ client_first_name }}'s visit with me on {{ visit_when }}. "
+        "{% else %}Hello {{ client_first_name }}, this is {{ practitioner_formal_name }} from {{ practice_name }} — "
+        "at work I ask people to call me {{ practitioner_preferred_name }}. "
+        "I see you're booked with me on {{ visit_when }}. {% endif %}"
         "I like to call ahead to introduce myself and ask if you have any questions before the visit."
     ),
     "ru": (
-        "Здравствуйте, {{ client_first_name }}! Это {{ practitioner_formal_name }}, {{ practice_name }}. "
+        "{% if phone_shared %}Здравствуйте! Это {{ practitioner_formal_name }}, {{ practice_name }}. "
         "На работе я прошу называть меня {{ practitioner_preferred_name }}. "
-        "Вижу, что вы записаны ко мне {{ visit_when }}. "
+        "Звоню насчёт визита ко мне {{ visit_when }}: записан(а) {{ client_first_name }}. "
+        "{% else %}Здравствуйте, {{ client_first_name }}! Это {{ practitioner_formal_name }}, {{ practice_name }}. "
+        "На работе я прошу называть меня {{ practitioner_preferred_name }}. "
+        "Вижу, что вы записаны ко мне {{ visit_when }}. {% endif %}"
         "Я всегда звоню заранее, чтобы познакомиться и спросить, есть ли у вас вопросы перед визитом."
     ),
 }
 DEFAULT_TEMPLATES_WITHOUT_PREFERRED_NAME = {
     "en": (
-        "Hello {{ client_first_name }}, this is {{ practitioner_formal_name }} from {{ practice_name }}. "
-        "I see you're booked with me on {{ visit_when }}. "
+        "{% if phone_shared %}Hello, this is {{ practitioner_formal_name }} from {{ practice_name }}. "
+        "I'm calling about {{ client_first_name }}'s visit with me on {{ visit_when }}. "
+        "{% else %}Hello {{ client_first_name }}, this is {{ practitioner_formal_name }} from {{ practice_name }}. "
+        "I see you're booked with me on {{ visit_when }}. {% endif %}"
         "I like to call ahead to introduce myself and ask if you have any questions before the visit."
     ),
     "ru": (
-        "Здравствуйте, {{ client_first_name }}! Это {{ practitioner_formal_name }}, {{ practice_name }}. "
-        "Вижу, что вы записаны ко мне {{ visit_when }}. "
+        "{% if phone_shared %}Здравствуйте! Это {{ practitioner_formal_name }}, {{ practice_name }}. "
+        "Звоню насчёт визита ко мне {{ visit_when }}: записан(а) {{ client_first_name }}. "
+        "{% else %}Здравствуйте, {{ client_first_name }}! Это {{ practitioner_formal_name }}, {{ practice_name }}. "
+        "Вижу, что вы записаны ко мне {{ visit_when }}. {% endif %}"
         "Я всегда звоню заранее, чтобы познакомиться и спросить, есть ли у вас вопросы перед визитом."
     ),
 }
@@ -63,6 +74,7 @@ VARIABLES = (
     "visit_weekday",
     "visit_time",
     "days_until_visit",
+    "phone_shared",
 )
 
 class _ScriptEnvironment(ImmutableSandboxedEnvironment):
@@ -150,9 +162,13 @@ def script_locale(client: Client, practice: Practice) -> str:
 
 def script_variables(
     *, client: Client, practitioner: Practitioner, practice: Practice, visit_starts_at: dt.datetime,
-    now: dt.datetime,
+    now: dt.datetime, phone_shared: bool = False,
 ) -> dict[str, object]:
-    """What a template can say, phrased in the client's language and time zone (else the practice's)."""
+    """What a template can say, phrased in the client's language and time zone (else the practice's).
+
+    `phone_shared`: the client shares the number with other clients (a family), so whoever answers may be
+    someone else; the default scripts then say whose visit the call is about.
+    """
     locale = script_locale(client, practice)
     zone = client_zone(client, practice)
     local_start = visit_starts_at.astimezone(zone)
@@ -168,6 +184,7 @@ def script_variables(
         "visit_weekday": weekday,
         "visit_time": time,
         "days_until_visit": (local_start.date() - now.astimezone(zone).date()).days,
+        "phone_shared": phone_shared,
     }
 
 

@@ -28,6 +28,8 @@ from outreach.models import Appointment, CallList, CallTask, Client, Practitione
 from outreach.scoping import get_scoped_or_404, scoped
 from outreach.services import audit, call_lists, scripts
 from outreach.services.phones import client_zone
+from outreach.services.appointment_listing import history_is_short, history_start
+from outreach.services.client_matching import shared_phones
 from outreach.services.phones import display as display_phone
 from outreach.web.auth import roles_required
 from outreach.web.errors import reshows_expired_form
@@ -113,7 +115,8 @@ def _week_page(practitioner: Practitioner, monday: dt.date):
         .options(joinedload(CallTask.client), joinedload(CallTask.appointment), selectinload(CallTask.attempts))
     ).all()
     active = [task for task in tasks if task.state == "active"]
-    card_for = _CardMaker(practitioner, now)
+    card_for = _CardMaker(practitioner, now, shared_phones(db.session, practice.id,
+                                                          {task.client.phone for task in active}))
     cards = sorted((card_for(task) for task in active if show == "all" or task.is_done == (show == "done")),
                    key=lambda card: card.visit_local)
     days = [
@@ -122,7 +125,7 @@ def _week_page(practitioner: Practitioner, monday: dt.date):
     ]
     start, end = call_lists.week_bounds(monday, practice.timezone)
     needs_client = db.session.scalar(select(func.count()).select_from(
-        scoped(Appointment).where(Appointment.practitioner_id == practitioner.id, Appointment.client_id.is_(None),
+        scoped(Appointment).where(Appointment.practitioner_id == practitioner.id, Appointment.needs_attention.is_(True),
                                   Appointment.status != "cancelled", Appointment.starts_at >= start,
                                   Appointment.starts_at < end).subquery()))
     practitioners = (db.session.scalars(scoped(Practitioner).order_by(Practitioner.full_name)).all()
@@ -133,6 +136,7 @@ def _week_page(practitioner: Practitioner, monday: dt.date):
         build_moment=call_lists.build_moment(practice, monday),
         removed=[task for task in tasks if task.state == "removed"],
         reached=sum(task.outcome == "reached" for task in active), total=len(active), needs_client=needs_client,
+        history_since=(since := history_start(db.session, practice.id)), history_short=history_is_short(since, now),
         script_error=next((card.script.error for card in cards if card.script.error), None),
         practitioners=practitioners, practitioner_param=_practitioner_param(practitioner), now=now,
         previous_week=call_lists.week_label(monday - dt.timedelta(days=7)),
@@ -144,7 +148,8 @@ class _CardMaker:
     """Makes the task cards of one page. What is the same for many cards (the compiled script, the
     locale, the client's time in each zone) is worked out once: a 50-task list stays fast."""
 
-    def __init__(self, practitioner: Practitioner, now: dt.datetime) -> None:
+    def __init__(self, practitioner: Practitioner, now: dt.datetime, phones_shared: set[str] = frozenset()) -> None:
+        self.phones_shared = phones_shared
         self.practitioner = practitioner
         self.practice = practitioner.practice
         self.zone = ZoneInfo(self.practice.timezone)
@@ -157,7 +162,7 @@ class _CardMaker:
         visit_local = task.appointment.starts_at.astimezone(self.zone)
         variables = scripts.script_variables(client=task.client, practitioner=self.practitioner,
                                              practice=self.practice, visit_starts_at=task.appointment.starts_at,
-                                             now=self.now)
+                                             now=self.now, phone_shared=task.client.phone in self.phones_shared)
         hint, hint_text = self._hint(client_zone(task.client, self.practice).key)
         return TaskCard(
             task=task,

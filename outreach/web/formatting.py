@@ -7,7 +7,7 @@ from babel import Locale
 from babel.dates import format_date as babel_format_date
 from babel.dates import format_interval, format_skeleton, get_datetime_format
 from babel.dates import format_time as babel_format_time
-from flask_babel import format_datetime, format_time, get_locale, gettext
+from flask_babel import format_date, format_datetime, format_time, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -16,6 +16,7 @@ from outreach.messages import UserError
 from outreach.models import LOCALES
 from outreach.services.call_lists import parse_week
 from outreach.services.phones import display as display_phone
+from outreach.web.reading import LAYOUT_LABELS, PLACE_LABELS, explain
 
 ROLE_LABELS = {"admin": _l("admin"), "staff": _l("front desk"), "practitioner": _l("practitioner")}
 
@@ -40,6 +41,12 @@ def local_datetime(value: dt.datetime | None, tz: str | None = None, fmt: str = 
                 .replace("{0}", babel_format_time(local.time(), "short", locale=locale))
                 .replace("{1}", babel_format_date(local.date(), "medium", locale=locale)))
     return format_datetime(local, fmt)
+
+
+def local_date(value: dt.datetime | None, tz: str | None = None) -> str:
+    if value is None:
+        return ""
+    return format_date(value.astimezone(_zone(tz)).date(), "medium")
 
 
 def local_time(value: dt.datetime | None, tz: str | None = None) -> str:
@@ -101,7 +108,11 @@ def register(app: Flask) -> None:
     app.add_template_filter(role_name, "role_name")
     app.add_template_filter(local_datetime, "local_datetime")
     app.add_template_filter(local_time, "local_time")
+    app.add_template_filter(local_date, "local_date")
     app.add_template_filter(display_phone, "phone")
     app.add_template_global(get_locale, "get_locale")
     app.add_template_global(utcnow, "utcnow")
+    app.add_template_filter(explain, "explain_reading")
+    app.add_template_global(LAYOUT_LABELS, "layout_labels")
+    app.add_template_global(PLACE_LABELS, "place_labels")
 

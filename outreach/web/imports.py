@@ -19,8 +19,11 @@ from outreach.clock import utcnow
 from outreach.extensions import db
 from outreach.models import Appointment, CalDavCalendar, CalendarSource, Client, ImportRun, Practitioner
 from outreach.scoping import get_scoped_or_404, scoped
-from outreach.services import caldav_sync, calendar_intake, credentials, feeds, import_words, removals
+from outreach.services import (caldav_sync, calendar_intake, calendar_sync, credentials, feeds, import_words, reading_fixes,
+                               removals)
 from outreach.services.ics_import import ImportLimits
+from outreach.services.appointment_listing import history_is_short, history_start
+from outreach.services.client_matching import likely_clients, practice_clients
 from outreach.web.auth import roles_required
 from outreach.web.formatting import translated
 from outreach.web.forms import show_error
@@ -121,7 +124,13 @@ def upload():
         scoped(Appointment).where(Appointment.needs_attention.is_(True), Appointment.status != "cancelled",
                                   Appointment.starts_at >= utcnow()).order_by(Appointment.starts_at, Appointment.id),
         per_page=ATTENTION_PER_PAGE, error_out=False)
-    return render_template("imports/upload.html", form=form, reports=reports, attention=attention)
+    known = practice_clients(db.session, current_user.practice_id) if attention.items else []
+    candidates = {a.id: likely_clients(db.session, a.practice_id, [a.summary, a.description, a.location],
+                                       clients=known) for a in attention.items}
+    since = history_start(db.session, current_user.practice_id)
+    return render_template("imports/upload.html", form=form, reports=reports, attention=attention,
+                           candidates=candidates, history_since=since,
+                           history_short=since is not None and history_is_short(since, utcnow()))
 
 
 ATTENTION_PER_PAGE = 50
@@ -133,21 +142,28 @@ def fix_client(appointment_id: int):
     """Staff put the right client on a visit the importer could not recognise one for."""
     appointment = get_scoped_or_404(Appointment, appointment_id)
     form = FixClientForm(obj=appointment.client)
-    if form.validate_on_submit():
+    details = None
+    if request.method == "POST" and request.form.get("client_id", "").isdigit():
+        # One tap on a likely candidate: that client, as they are.
+        chosen = get_scoped_or_404(Client, int(request.form["client_id"]))
+        details = {"full_name": chosen.full_name, "phone": chosen.phone, "email": chosen.email}
+    elif form.validate_on_submit():
+        details = {"full_name": form.full_name.data, "phone": form.phone.data, "email": form.email.data}
+    if details is not None:
         try:
-            calendar_intake.assign_client(
-                db.session, appointment, full_name=form.full_name.data, phone=form.phone.data,
-                email=form.email.data, actor=current_user, now=utcnow(),
-            )
+            calendar_intake.assign_client(db.session, appointment, **details, actor=current_user, now=utcnow())
         except calendar_intake.ClientDetailsError as exc:
             db.session.rollback()
             if not show_error(form, exc):
                 flash(translated(exc), "error")
-            return render_template("imports/fix_client.html", form=form, appointment=appointment), 400
+            return render_template("imports/fix_client.html", form=form, appointment=appointment,
+                                   candidates=[]), 400
         db.session.commit()
         flash(_("Saved the client of this visit."), "success")
-        return redirect(url_for("imports.upload"))
-    return render_template("imports/fix_client.html", form=form, appointment=appointment)
+        return redirect(url_for("visits.show", appointment_id=appointment.id))
+    candidates = likely_clients(db.session, appointment.practice_id,
+                                [appointment.summary, appointment.description, appointment.location])
+    return render_template("imports/fix_client.html", form=form, appointment=appointment, candidates=candidates)
 
 
 IMPORTS_PER_PAGE = 20
@@ -174,7 +190,9 @@ def sources():
     counts = removals.calendar_counts(db.session, current_user.practice_id, utcnow())
     return render_template("imports/sources.html", form=form, caldav_form=caldav_form, calendars=calendars,
                            latest_runs=latest_runs, logins=logins, problem_words=caldav_problem_words, runs=runs,
-                           counts=counts, no_counts=removals.CalendarCounts())
+                           counts=counts, no_counts=removals.CalendarCounts(),
+                           health=calendar_sync.health(db.session, calendars, utcnow()),
+                           synced_kinds=calendar_sync.SYNCERS)
 
 
 
@@ -240,9 +258,27 @@ def add_feed():
         flash(str(exc), "error")
         return redirect(url_for("imports.sources"))
     db.session.commit()
-    jobs.dispatch(tasks.sync_feed, source.id)
+    jobs.dispatch(tasks.sync_calendar, source.id)
     flash(_("Added the feed; it is being synced now and then every %(minutes)s minutes.",
             minutes=source.sync_interval_minutes), "success")
+    return redirect(url_for("imports.sources"))
+
+
+@bp.route("/sources/<id:source_id>/reading", methods=["POST"])
+@roles_required("admin", "staff")
+def set_reading(source_id: int):
+    """Where visits of this calendar happen and where the client is in its titles; re-applied to its events."""
+    source = get_scoped_or_404(CalendarSource, source_id)
+    try:
+        changed = reading_fixes.set_calendar_reading(
+            db.session, source, client_place=request.form.get("client_place") or None,
+            summary_format=request.form.get("summary_format") or None, actor=current_user, now=utcnow())
+    except reading_fixes.ReadingError:
+        db.session.rollback()
+        flash(_("Choose one of the offered settings."), "error")
+        return redirect(url_for("imports.sources"))
+    db.session.commit()
+    flash(_("Saved how %(name)s is read; %(n)s visits changed.", name=source.name, n=changed), "success")
     return redirect(url_for("imports.sources"))
 
 
@@ -250,14 +286,9 @@ def add_feed():
 @roles_required("admin", "staff")
 def sync_now(source_id: int):
     source = get_scoped_or_404(CalendarSource, source_id)
-    if source.removed_at is not None:
+    if source.removed_at is not None or not calendar_sync.is_synced(source):
         abort(404)
-    if source.kind == "feed":
-        jobs.dispatch(tasks.sync_feed, source.id)
-    elif source.kind == caldav_sync.KIND:
-        jobs.dispatch(tasks.sync_caldav, source.id)
-    else:
-        abort(404)
+    jobs.dispatch(tasks.sync_calendar, source.id)
     flash(_("Syncing %(name)s now.", name=source.name), "success")
     return redirect(url_for("imports.sources"))
 
@@ -313,7 +344,7 @@ def choose_caldav():
     ]
     db.session.commit()
     for source in sources:
-        jobs.dispatch(tasks.sync_caldav, source.id)
+        jobs.dispatch(tasks.sync_calendar, source.id)
     flash(_("Added %(count)s CalDAV calendars; they are being synced now and then every %(minutes)s minutes. "
             "Nothing is ever written to them.", count=len(sources), minutes=sources[0].sync_interval_minutes),
           "success")
@@ -342,7 +373,7 @@ def caldav_login(source_id: int):
             flash(_("Not saved: %(problem)s.", problem=caldav_problem_words(str(exc))), "error")
             return render_template("imports/caldav_login.html", form=form, source=source), 400
         db.session.commit()
-        jobs.dispatch(tasks.sync_caldav, source.id)
+        jobs.dispatch(tasks.sync_calendar, source.id)
         flash(_("Saved the login of %(name)s; it is being synced now.", name=source.name), "success")
         return redirect(url_for("imports.sources"))
     return render_template("imports/caldav_login.html", form=form, source=source)

@@ -25,7 +25,7 @@ from outreach.clock import utcnow
 from outreach.extensions import db
 from outreach.models import LOCALES, Appointment, CallTask, InboundMessage, Notification, Practitioner
 from outreach.scoping import get_scoped_or_404, scoped, visible_appointments
-from outreach.services import arrival_texts, audit, outcomes, visit_days
+from outreach.services import arrival_texts, audit, outcomes, reading_fixes, visit_days
 from outreach.services.call_lists import WeekError
 from outreach.services.notification_status import PENDING
 from outreach.services.sms_cost import SmsCost, sms_cost
@@ -105,6 +105,35 @@ def show(appointment_id: int):
                                     .order_by(CallTask.id)).all()
     return render_template("visits/show.html", appointment=appointment, texts=texts, replies=replies,
                            call_tasks=call_tasks, default_eta=current_user.practice.arrival_lead_minutes)
+
+
+@bp.route("/appointments/<id:appointment_id>/place", methods=["POST"])
+@login_required
+def set_place(appointment_id: int):
+    """One tap: this visit is (or is not) at the client's place; later imports keep it."""
+    appointment = _visit_or_404(appointment_id)
+    reading_fixes.set_visit_place(db.session, appointment, request.form.get("at_client_place") == "1",
+                                  actor=current_user, now=utcnow())
+    db.session.commit()
+    flash(_("Saved where this visit is."), "success")
+    return redirect(url_for("visits.show", appointment_id=appointment.id))
+
+
+@bp.route("/appointments/<id:appointment_id>/layout", methods=["POST"])
+@login_required
+def set_layout(appointment_id: int):
+    """One tap: where the client is in this calendar's titles, applied to all its events and later imports."""
+    appointment = _visit_or_404(appointment_id)
+    try:
+        changed = reading_fixes.set_calendar_reading(db.session, appointment.source,
+                                                     summary_format=request.form.get("summary_format", ""),
+                                                     actor=current_user, now=utcnow())
+    except reading_fixes.ReadingError:
+        db.session.rollback()
+        abort(400)
+    db.session.commit()
+    flash(_("This calendar's titles are read the new way; %(n)s visits changed.", n=changed), "success")
+    return redirect(url_for("visits.show", appointment_id=appointment.id))
 
 
 # --- the front desk: any day, and the first visits without an outcome ---------------------------------

@@ -10,6 +10,9 @@ from sqlalchemy.orm import Session
 from outreach.models import Appointment, CalendarSource
 from outreach.services.client_matching import (
     ClientDirectory,
+    complete_new_client_flags,
+    kept_staff_fixes,
+    reading_why,
 )
 from outreach.services.ics_import.context import Deadline, ImportContext, ImportWindow
 from outreach.services.ics_import.expand import Found
@@ -17,19 +20,26 @@ from outreach.services.ics_import.parse import Events
 from outreach.services.ics_import.report import ImportReport
 
 
-def apply_occurrences(session: Session, source: CalendarSource, context: ImportContext, events: Events, found: list[Found],
-           window: ImportWindow, now: dt.datetime, cancel_vanished: bool, report: ImportReport,
-           deadline: Deadline) -> int:
-    """Writes the occurrences as appointments; returns how many rows the source has afterwards."""
-    existing = {
-        (row.uid, row.recurrence_id): row
-        for row in session.execute(
-            select(Appointment.id, Appointment.uid, Appointment.recurrence_id, Appointment.content_hash,
-                   Appointment.status, Appointment.starts_at, Appointment.needs_attention, Appointment.cancelled_at)
-            .where(Appointment.source_id == source.id)
-        )
-    }
-    report.occurrences = len(found)
+def apply_occurrences(session: Session, source: CalendarSource, context: ImportContext, events: Events,
+                      found: list[Found], window: ImportWindow, now: dt.datetime, cancel_vanished: bool,
+                      report: ImportReport, deadline: Deadline, rows_of: set[str] | None) -> int:
+    """Writes the occurrences as appointments; returns how many rows it added.
+
+    Only the rows of the UIDs in `rows_of` are compared (all of them when
+    None): the rows of events that were not read because they did not
+    change stay as they are.
+    """
+    columns = (Appointment.id, Appointment.uid, Appointment.recurrence_id, Appointment.content_hash,
+               Appointment.status, Appointment.starts_at, Appointment.needs_attention, Appointment.cancelled_at,
+               Appointment.why, Appointment.client_id, Appointment.at_client_place)
+    of_source = select(*columns).where(Appointment.source_id == source.id)
+    if rows_of is None:
+        queries = [of_source]
+    else:
+        uids = sorted(rows_of)
+        queries = [of_source.where(Appointment.uid.in_(uids[start:start + 500])) for start in range(0, len(uids), 500)]
+    existing = {(row.uid, row.recurrence_id): row for query in queries for row in session.execute(query)}
+    report.occurrences += len(found)
     changes = []
     for item in found:
         old = existing.get((item.uid, item.recurrence_id))
@@ -44,15 +54,25 @@ def apply_occurrences(session: Session, source: CalendarSource, context: ImportC
     row_updates: list[dict[str, Any]] = []
     if changes:
         directory = ClientDirectory(session, context.practice_id, now)
-        client_keys = [directory.resolve(item.info.client(context)) for item, _ in changes]
+        all_facts = complete_new_client_flags([item.info.client(context) for item, _ in changes])
+        client_keys = [directory.resolve(facts) for facts in all_facts]
         directory.save()
         deadline.check("matching clients")
-        for (item, old), client_key in zip(changes, client_keys, strict=True):
+        for (item, old), client_key, facts in zip(changes, client_keys, all_facts, strict=True):
             values = _row_values(item, old, now)
+            # An event that is no visit (lunch, a staff meeting) needs no client.
+            needs_client = client_key is None and not facts.not_a_visit
             values.update(client_id=None if client_key is None else directory.client_id(client_key),
-                          needs_attention=client_key is None)
+                          needs_attention=needs_client, new_client=facts.new_client,
+                          why=reading_why(facts, item.info.place_why, context))
+            if client_key is None:
+                # No one to visit (lunch, a meeting, a client still unknown): no arrival text can be due.
+                values["at_client_place"] = False
+            if old is not None:
+                values.update(kept_staff_fixes(old.why, old.client_id, old.at_client_place, values))
+                needs_client = values["needs_attention"]
             cancelled = item.info.status == "cancelled"
-            report.needs_attention += client_key is None and not cancelled
+            report.needs_attention += needs_client and not cancelled
             if old is None:
                 new_rows.append(values | {
                     "practice_id": context.practice_id, "practitioner_id": context.practitioner_id,
@@ -90,7 +110,7 @@ def apply_occurrences(session: Session, source: CalendarSource, context: ImportC
         )
     if row_updates:
         session.execute(update(Appointment), row_updates)
-    return len(existing) + len(new_rows)
+    return len(new_rows)
 
 
 def _row_values(item: Found, old: Any, now: dt.datetime) -> dict[str, Any]:

@@ -1,23 +1,30 @@
 """Where an import happens: the practice, its time zone, the window, the deadline."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 import zoneinfo
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy.orm import object_session
 
 from outreach.models import CalendarSource
 from outreach.services import phones
 from outreach.services.client_matching import (
     SUMMARY_FORMATS,
     PractitionerIdentity,
+    practice_identity,
 )
+from outreach.services.ics_import.places import PLACE_SETTINGS
 from outreach.services.ics_import.report import ImportFailed
+from outreach.services.reading.layout import learn_layout
 
 # Part of every file's fingerprint and content hash: raise it when the import
 # rules change, so that the next import of an unchanged file applies them.
-IMPORTER_VERSION = 1
+IMPORTER_VERSION = 2
 
 DEFAULT_WINDOW_PAST = dt.timedelta(weeks=104)
 DEFAULT_WINDOW_FUTURE = dt.timedelta(weeks=26)
@@ -34,6 +41,11 @@ class ImportContext:
     summary_format: str
     practice_address: str | None
     practice_side: PractitionerIdentity
+    client_place: str = "decide"  # the calendar's setting: "always", "never", "decide" from the location
+    # The layout names are read with: staff's summary_format, else the one learned from the calendar's titles.
+    # Not part of `key`: it follows from the data, and staff's own choice is in `summary_format`.
+    layout: str = "auto"
+    layout_evidence: int = 0  # how many titles the learned layout rests on
 
     @classmethod
     def of(cls, source: CalendarSource) -> ImportContext:
@@ -43,24 +55,48 @@ class ImportContext:
             practice_tz: dt.tzinfo = zoneinfo.ZoneInfo(practice.timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             practice_tz = dt.UTC
+        summary_format = source.summary_format if source.summary_format in SUMMARY_FORMATS else "auto"
+        session = object_session(source)
+        practice_side = (practice_identity(session, practice, practitioner) if session is not None else
+                         PractitionerIdentity(emails=frozenset({practitioner.user.email.lower()}),
+                                              phones=frozenset(p for p in (practice.phone, practitioner.phone) if p)))
         return cls(
             practice_id=practice.id,
             practitioner_id=practitioner.id,
             practice_tz=practice_tz,
             region=phones.region_for(practice.phone, practice.timezone),
-            summary_format=source.summary_format if source.summary_format in SUMMARY_FORMATS else "auto",
+            summary_format=summary_format,
             practice_address=practice.address,
-            practice_side=PractitionerIdentity(
-                emails=frozenset({practitioner.user.email.lower()}),
-                phones=frozenset(p for p in (practice.phone, practitioner.phone) if p),
-            ),
+            practice_side=practice_side,
+            client_place=source.client_place if source.client_place in PLACE_SETTINGS else "decide",
+            layout=summary_format if summary_format != "auto" else source.learned_summary_format or "auto",
         )
+
+    def learning_layout(self, source: CalendarSource, titles: Iterable[str | None]) -> ImportContext:
+        """This context reading names with the layout the calendar's titles show, remembered on `source`.
+
+        Staff's own choice (summary_format other than "auto") always wins. A
+        file with too few two-part titles to tell keeps what the source learned before.
+        """
+        if self.summary_format != "auto":
+            return self
+        layout, evidence = learn_layout(titles)
+        if layout is None:
+            return self
+        if source.learned_summary_format != layout:
+            source.learned_summary_format = layout
+        return dataclasses.replace(self, layout=layout, layout_evidence=evidence)
+
+    @property
+    def reading_layout(self) -> str:
+        """The layout as `extract_client` takes it: a learned one is marked, so a part that is no name is not taken."""
+        return self.layout if self.summary_format != "auto" or self.layout == "auto" else f"learned:{self.layout}"
 
     @property
     def key(self) -> list[Any]:
         """Everything about the context that changes what an event becomes."""
         return [IMPORTER_VERSION, self.practitioner_id, str(self.practice_tz), self.region, self.summary_format,
-                self.practice_address, sorted(self.practice_side.emails), sorted(self.practice_side.phones)]
+                self.practice_address, self.practice_side.key, self.client_place]
 
 
 @dataclass(frozen=True)

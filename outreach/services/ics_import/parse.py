@@ -8,8 +8,8 @@ import logging
 import re
 import threading
 import warnings
-from collections import defaultdict
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
 import icalendar
@@ -29,7 +29,7 @@ from outreach.services.ics_import.context import (
     instant_key,
     to_utc,
 )
-from outreach.services.ics_import.places import is_at_client_place
+from outreach.services.ics_import.places import decide_place
 from outreach.services.ics_import.report import ImportReport
 from outreach.services.ics_import.split import CalendarText
 
@@ -61,6 +61,7 @@ class EventInfo:
     stamp: dt.datetime | None  # LAST-MODIFIED or DTSTAMP, whichever is later
     position: int  # in the file, for telling apart duplicates that agree on everything else
     at_client_place: bool
+    place_why: dict[str, Any]
     attendees: tuple[Attendee, ...]
     organizer: str | None
     content_hash: str
@@ -72,7 +73,7 @@ class EventInfo:
             self._client = extract_client(
                 summary=self.summary, description=self.description, location=self.location,
                 attendees=self.attendees, organizer=self.organizer, region=context.region,
-                summary_format=context.summary_format, practice_side=context.practice_side,
+                summary_format=context.reading_layout, practice_side=context.practice_side,
             )
         return self._client
 
@@ -87,6 +88,8 @@ class Events:
     # UIDs whose appointments must be left alone: the file mentions them but
     # they could not be (fully) worked out, so their absence proves nothing.
     protected_uids: set[str]
+    # UIDs with more than one event for the same RECURRENCE-ID, decided between by SEQUENCE and the stamps.
+    duplicated_uids: set[str] = field(default_factory=set)
 
     def single_event_uids(self) -> set[str]:
         """UIDs with one plain event: their appointment's recurrence_id is ""."""
@@ -154,8 +157,10 @@ def parse_events(calendars: list[CalendarText], context: ImportContext, report: 
             for event, (original_tz, position) in zip(standard.subcomponents, originals, strict=True):
                 found.append((event, _event_info(event, original_tz, position, floating_tz, context)))
     events = _resolve_duplicates(found)
+    counts = Counter((info.uid, info.recurrence_key) for _, info in found)
+    duplicated = {uid for (uid, _), count in counts.items() if count > 1}
     return Events(events=[event for event, _ in events], info={id(event): info for event, info in events},
-                   uids=uids, protected_uids=protected)
+                   uids=uids, protected_uids=protected, duplicated_uids=duplicated)
 
 
 class _FloatingTimesIn(x_wr_timezone.CalendarWalker):
@@ -391,13 +396,14 @@ def _event_info(event: icalendar.Event, original_tz: str | None, position: int, 
         stamp=_stamp(event),
         position=position,
         at_client_place=False,
+        place_why={},
         attendees=tuple(attendees_from(
             (str(a), a.params.get("CN"), a.params.get("CUTYPE")) for a in attendees
         )),
         organizer=organizer_address or None,
         content_hash="",
     )
-    info.at_client_place = is_at_client_place(info.location, context.practice_address)
+    info.at_client_place, info.place_why = decide_place(info.location, context.practice_address, context.client_place)
     info.content_hash = hash_of([
         context.key, info.original_tz, info.summary, info.description, info.location, info.status, info.sequence,
         info.at_client_place, [[a.address, a.name, a.resource] for a in info.attendees], info.organizer,

@@ -11,7 +11,7 @@ _LINE_BREAK = re.compile(r"\r?\n")
 
 
 @dataclass
-class _ComponentText:
+class ComponentText:
     name: str
     first_line: int
     lines: list[str]
@@ -30,7 +30,7 @@ class _ComponentText:
 @dataclass
 class CalendarText:
     header: list[str]  # the VCALENDAR's own properties (X-WR-TIMEZONE, METHOD, ...)
-    components: list[_ComponentText]
+    components: list[ComponentText]
     bare: bool = False  # components written without a VCALENDAR around them
 
 
@@ -43,11 +43,15 @@ def split_components(text: str, limits: ImportLimits, deadline: Deadline) -> lis
     """
     calendars: list[CalendarText] = []
     open_names: list[str] = []
-    component: _ComponentText | None = None  # the top-level component being collected
+    component: ComponentText | None = None  # the top-level component being collected
     component_depth = 0
     for number, line in enumerate(_LINE_BREAK.split(text), start=1):
         if number % 10_000 == 0:
             deadline.check("reading the file")
+        first = line[:1]
+        if component is not None and first and first not in "BbEe" and not first.isspace():
+            component.lines.append(line)  # most lines: a property of the component being collected
+            continue
         if not line.strip():
             continue
         keyword = line[:6].upper()
@@ -64,7 +68,7 @@ def split_components(text: str, limits: ImportLimits, deadline: Deadline) -> lis
             elif component is None and (len(open_names) == 1 or open_names[0] == "VCALENDAR"):
                 if len(open_names) == 1 and not (calendars and calendars[-1].bare):
                     calendars.append(CalendarText(header=[], components=[], bare=True))
-                component = _ComponentText(name=name, first_line=number, lines=[])
+                component = ComponentText(name=name, first_line=number, lines=[])
                 component_depth = len(open_names)
                 calendars[-1].components.append(component)
             if component is not None:

@@ -1,0 +1,120 @@
+"""What a person's name looks like: lexicons, not guesses.
+
+English and other Latin-script first names come from gender-guesser's list
+(about 40,000 names from 50 countries, shipped inside the package, loaded once);
+Russian first names, surnames and patronymics from pymorphy3's OpenCorpora
+dictionary (tags Name, Surn, Patr). Neither needs a download at run time.
+"""
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+
+# Words that are titles or name particles: allowed inside a name, never its only word.
+TITLES = frozenset("dr dr. mr mr. mrs mrs. ms ms. miss prof prof. frau herr sir mx mx.".split())
+PARTICLES = frozenset("von van der den de da di du la le al el bin ibn zu y del dos das ten ter".split())
+SUFFIXES = frozenset("jr jr. sr sr. ii iii iv".split())
+_WORD = re.compile(r"^(?:(?:[^\W\d_]\.){1,3}|[^\W\d_]+(?:['’`\-][^\W\d_]+)*\.?)$")
+_NON_WORD = re.compile(r"[^\w]+")
+_BETWEEN_NAME_WORDS = re.compile(r"[^\w'’\-]+")
+_CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
+# Words that name services, visits and calendars' own events: never part of a person's name.
+_NOT_NAME_WORDS = frozenset("""
+    new patient patients client clients customer appointment appt visit first follow follow-up followup consultation
+    consult check checkup check-up cleaning meeting call session treatment exam examination review lunch break
+    blocked busy holiday vacation out office team staff training online video phone zoom tentative cancelled
+    canceled hold reserved free private personal the a an job quote service repair massage therapy intake
+    assessment initial cut color colour haircut and with for between at home house
+""".split())
+
+
+def fold(text: str) -> str:
+    """A name's key for comparing: case, accents, punctuation and word order do not matter."""
+    text = unicodedata.normalize("NFKD", text.casefold().replace("ß", "ss").replace("ё", "е"))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    words = [w for w in _NON_WORD.split(text) if w and w not in TITLES and w.rstrip(".") not in TITLES]
+    return " ".join(sorted(words))
+
+
+def name_words(text: str) -> list[str]:
+    return [w for w in _BETWEEN_NAME_WORDS.split(text.casefold()) if w]
+
+
+@functools.cache
+def _first_names():
+    import gender_guesser.detector
+
+    return gender_guesser.detector.Detector(case_sensitive=False)
+
+
+@functools.cache
+def _morph():
+    import pymorphy3
+
+    return pymorphy3.MorphAnalyzer(lang="ru")
+
+
+@functools.lru_cache(maxsize=65536)
+def is_first_name(word: str) -> bool:
+    word = word.strip(".,")
+    if not word or not word[0].isalpha():
+        return False
+    if _CYRILLIC.search(word):
+        return any("Name" in p.tag for p in _morph().parse(word))
+    parts = word.split("-")  # "Hans-Jürgen", "Jean-Luc"
+    return any(_first_names().get_gender(part) != "unknown" for part in parts)
+
+
+@functools.lru_cache(maxsize=65536)
+def is_russian_name_word(word: str) -> bool:
+    """A Russian first name, surname or patronymic, as the dictionary knows it."""
+    return any({"Name", "Surn", "Patr"} & set(str(p.tag).replace(" ", ",").split(","))
+               for p in _morph().parse(word.strip(".,")))
+
+
+@functools.lru_cache(maxsize=65536)
+def person_score(text: str) -> float:
+    """How much `text` looks like one person's name: below 0 it is not one, above 1 it surely is.
+
+    Capitalised words (initials, particles and "Jr." allowed), one to six of them,
+    none a word of service titles; a known first name or a Russian name word adds weight.
+    """
+    if text.count(",") == 1:  # "Schröder, Hans-Jürgen"
+        text = text.replace(",", " ")
+    words = text.split()
+    if not 1 <= len(words) <= 6 or len(text) > 120:
+        return -1.0
+    score = 0.0
+    real = 0
+    for word in words:
+        low = word.casefold()
+        if low in TITLES or low in SUFFIXES or low in PARTICLES:
+            continue
+        if not _WORD.match(word) or low.strip(".") in _NOT_NAME_WORDS:
+            return -1.0
+        if not word[0].isupper():
+            return -1.0
+        real += 1
+        if word.endswith(".") and len(word) <= 6 and all(len(p) == 1 for p in word.rstrip(".").split(".")):
+            score += 0.2  # initials: "J.", "И.И."
+        elif _CYRILLIC.search(word):
+            if is_russian_name_word(word):
+                score += 0.6
+            elif _morph().word_is_known(word.lower()):
+                return -1.0  # a word of the dictionary that is no name: «Консультация»
+        elif is_first_name(word):
+            score += 0.6
+    if real == 0:
+        return -1.0
+    if real == 1:
+        score -= 0.5  # one word: a surname, a service ("Lunch") or a nickname
+    return score + 0.3 * min(real, 3)
+
+
+def typed_in_lower_case(text: str) -> bool:
+    """A name typed without capitals ("anna lee"): two or three words, one a first name the lexicon knows,
+    none a word of service titles."""
+    words = text.split()
+    return (2 <= len(words) <= 3 and all(_WORD.match(w) and w.casefold() not in _NOT_NAME_WORDS for w in words)
+            and any(is_first_name(w.capitalize()) for w in words))
