@@ -59,7 +59,8 @@ def english_words(html: str) -> list[str]:
     parser.feed(html)
     text = " ".join(parser.parts)
     text = re.sub(r"\S+@\S+", " ", text)  # e-mail addresses
-    text = re.sub(r"\{\{[^}]*\}\}|\{[a-z_]+\}", " ", text)  # a script's or a text's {{ variables }}
+    # A script's {{ variables }} and {% if %} blocks, a text's {variables}: code, not words.
+    text = re.sub(r"\{\{[^}]*\}\}|\{%[^%]*%\}|\{[a-z_]+\}", " ", text)
     for citation in CITATIONS:
         text = text.replace(citation, " ")
     return sorted({word for word in re.findall(r"[A-Za-z][A-Za-z'’]+", text) if word not in ALLOWED})
