@@ -9,7 +9,8 @@ import datetime as dt
 import pytest
 
 from outreach.extensions import db
-from outreach.models import CallAttempt, CallList, CallTask, ImportRun, InboundMessage, Notification
+from outreach.models import (CallAttempt, CallList, CallTask, ImportRun, InboundCall, InboundMessage, Notification,
+                             Recording)
 
 # Routes that are not about a practice's data: signing in, static files, and
 # Twilio's webhooks (guarded by Twilio's signature, tested on their own).
@@ -43,13 +44,20 @@ def other_practice_objects(make):
                              from_phone=client.phone, body="see you")
     import_run = ImportRun(practice_id=other.id, source_id=appointment.source_id, filename="other.ics",
                            status="imported", report={})
-    db.session.add_all([attempt, notification, inbound, import_run])
+    call_back = InboundCall(practice_id=other.id, call_sid="CA" + "8" * 32, from_phone=client.phone,
+                            to_phone=other.phone, matched="one", client_id=client.id, route="voicemail")
+    db.session.add_all([attempt, notification, inbound, import_run, call_back])
+    db.session.flush()
+    message = Recording(practice_id=other.id, kind="voicemail", recording_sid="RE" + "9" * 32,
+                        inbound_call_id=call_back.id, client_id=client.id, task_id=task.id,
+                        transcription=f"This is {SECRET_NAME}")
+    db.session.add(message)
     db.session.commit()
     return {
         "practitioner_id": practitioner.id, "user_id": staff.id, "client_id": client.id,
         "appointment_id": appointment.id, "call_list_id": call_list.id, "task_id": task.id,
         "attempt_id": attempt.id, "notification_id": notification.id, "inbound_id": inbound.id,
-        "source_id": appointment.source_id, "import_run_id": import_run.id,
+        "source_id": appointment.source_id, "import_run_id": import_run.id, "recording_id": message.id,
     }
 
 

@@ -167,19 +167,25 @@ def whisper(attempt: CallAttempt) -> tuple[str, str]:
     return sentence.format(name=task.client.display_name, reason=reasons[task.reason], when=when), say_language
 
 
-def voice_twiml(attempt: CallAttempt, *, base_url: str) -> str:
-    """TwiML for the practitioner's leg: the whisper, then the client, from the practice number."""
+def voice_twiml(attempt: CallAttempt, *, base_url: str, machine_detection_url: str | None = None) -> str:
+    """TwiML for the practitioner's leg: the whisper, then the client, from the practice number.
+
+    With `machine_detection_url`, Twilio listens for the client's voicemail
+    beep and reports it there (see `services.voicemail_drop`).
+    """
     practice_phone = attempt.task.call_list.practitioner.practice.phone
     client_phone = attempt.task.client.phone
     if is_final(attempt.status) or not is_valid_e164(client_phone):
         return _twiml('<Say>This call was cancelled.</Say><Hangup/>')
     urls = CallUrls.for_attempt(base_url, attempt.id)
     words, language = whisper(attempt)
+    amd = (f' machineDetection="DetectMessageEnd" amdStatusCallback={quoteattr(machine_detection_url)}'
+           f' amdStatusCallbackMethod="POST"' if machine_detection_url else "")
     return _twiml(
         f"<Say language={quoteattr(language)}>{escape(words)}</Say>"
         f"<Dial callerId={quoteattr(practice_phone)} answerOnBridge=\"true\" timeout=\"25\">"
         f"<Number statusCallback={quoteattr(urls.client_status)} statusCallbackMethod=\"POST\" "
-        f"statusCallbackEvent=\"initiated ringing answered completed\">{escape(client_phone)}</Number>"
+        f"statusCallbackEvent=\"initiated ringing answered completed\"{amd}>{escape(client_phone)}</Number>"
         f"</Dial>"
     )
 

@@ -11,7 +11,7 @@ from outreach.clock import utcnow
 from outreach.extensions import db
 from outreach.models import CALL_OUTCOMES, CallAttempt, CallTask
 from outreach.scoping import get_scoped_or_404
-from outreach.services import calls
+from outreach.services import calls, missed_call_texts
 
 bp = Blueprint("calls", __name__)
 
@@ -108,9 +108,12 @@ def outcome(task_id: int):
     if chosen not in CALL_OUTCOMES:
         flash(_("Choose what happened on the call."), "error")
         return _back_to_list(task)
-    calls.record_outcome(db.session, task, current_user, outcome=chosen,
-                         questions=request.form.get("questions", ""), notes=request.form.get("notes", ""),
-                         questions_answered=request.form.get("questions_answered") == "yes", now=utcnow())
+    attempt = calls.record_outcome(db.session, task, current_user, outcome=chosen,
+                                   questions=request.form.get("questions", ""), notes=request.form.get("notes", ""),
+                                   questions_answered=request.form.get("questions_answered") == "yes", now=utcnow())
+    missed_text = missed_call_texts.after_call(db.session, attempt, utcnow())
     db.session.commit()
+    if missed_text is not None:
+        jobs.dispatch(tasks.send_texts, [missed_text.id])
     flash(_("Saved the outcome for %(name)s.", name=task.client.display_name), "success")
     return _back_to_list(task)

@@ -4,7 +4,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from outreach.extensions import db
-from outreach.models import Appointment, CallAttempt, CallTask, Client, InboundMessage, Notification
+from outreach.models import Appointment, CallAttempt, CallTask, Client, InboundMessage, Notification, Recording
 from outreach.scoping import get_scoped_or_404
 
 bp = Blueprint("clients", __name__)
@@ -36,5 +36,11 @@ def show(client_id: int):
     replies = db.session.scalars(
         select(InboundMessage).where(InboundMessage.client_id == client.id).order_by(InboundMessage.received_at.desc())
     ).all()
+    voicemails = db.session.scalars(
+        select(Recording).where(Recording.client_id == client.id, Recording.kind == "voicemail")
+        .order_by(Recording.created_at.desc())
+    ).all()
+    if not current_user.sees_all_practitioners:
+        voicemails = [r for r in voicemails if r.practitioner_id in (None, current_user.practitioner.id)]
     return render_template("clients/show.html", client=client, appointments=appointments, tasks=tasks,
-                           attempts=attempts, texts=texts, replies=replies)
+                           attempts=attempts, texts=texts, replies=replies, voicemails=voicemails)

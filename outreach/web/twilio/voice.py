@@ -4,7 +4,8 @@ from flask import Response, current_app, request
 from outreach.clock import utcnow
 from outreach.extensions import db
 from outreach.models import CallAttempt
-from outreach.services import calls
+from outreach import jobs, tasks
+from outreach.services import calls, missed_call_texts, voicemail_drop
 from outreach.web.twilio import bp, twilio_signed
 
 
@@ -16,7 +17,9 @@ def _attempt_or_404(attempt_id: int) -> CallAttempt:
 @twilio_signed
 def voice(attempt_id: int):
     attempt = _attempt_or_404(attempt_id)
-    twiml = calls.voice_twiml(attempt, base_url=current_app.config["PUBLIC_BASE_URL"])
+    base_url = current_app.config["PUBLIC_BASE_URL"]
+    twiml = calls.voice_twiml(attempt, base_url=base_url,
+                              machine_detection_url=voicemail_drop.machine_detection_url(db.session, attempt, base_url))
     return Response(twiml, mimetype="text/xml")
 
 
@@ -35,6 +38,9 @@ def client_status(attempt_id: int):
 def _apply_status(attempt_id: int, *, leg: str):
     attempt = _attempt_or_404(attempt_id)
     calls.apply_call_status(db.session, attempt, request.form.to_dict(), leg=leg, now=utcnow())
+    missed_text = missed_call_texts.after_call(db.session, attempt, utcnow())
     db.session.commit()
+    if missed_text is not None:
+        jobs.dispatch(tasks.send_texts, [missed_text.id])
     # Twilio only needs a 2xx; an empty TwiML document is the polite answer.
     return Response('<?xml version="1.0" encoding="UTF-8"?><Response/>', mimetype="text/xml")

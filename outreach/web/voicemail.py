@@ -1,0 +1,164 @@
+"""Closing the loop on the pages: messages to play, the missed-call text, the voicemail drop, the greeting, call-backs."""
+from dataclasses import dataclass
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from outreach import jobs, tasks
+from outreach.clock import utcnow
+from outreach.extensions import db
+from outreach.models import CallAttempt, CallTask, InboundCall, Notification, Recording
+from outreach.scoping import get_scoped_or_404, scoped
+from outreach.services import missed_call_texts, voicemail, voicemail_drop
+from outreach.twilio_gateway import TwilioGatewayError
+from outreach.web.calls import task_for_current_user
+
+bp = Blueprint("voicemail", __name__)
+
+# Refusals of the services, in the user's language.
+REFUSALS = {
+    "A missed-call text was already sent for this visit.": lambda: _("A missed-call text was already sent for this visit."),
+    "This client needs no missed-call text.": lambda: _("This client needs no missed-call text."),
+    "Only after a call that was not answered.": lambda: _("Only after a call that was not answered."),
+    "This client opted out of texts.": lambda: _("This client opted out of texts."),
+    "Record your voicemail greeting first.": lambda: _("Record your voicemail greeting first."),
+    "Your greeting was already left on this call.": lambda: _("Your greeting was already left on this call."),
+    "The client's phone is not answering right now: nothing to leave the greeting on.":
+        lambda: _("The client's phone is not answering right now: nothing to leave the greeting on."),
+    "Add your phone number first: Twilio rings you to record your greeting.":
+        lambda: _("Add your phone number first: Twilio rings you to record your greeting."),
+}
+
+
+def _say(reason: str) -> str:
+    translated = REFUSALS.get(reason)
+    return translated() if translated else reason
+
+
+@dataclass(frozen=True)
+class TaskLoop:
+    """What a task card shows of the closing loop."""
+
+    messages: list[Recording]
+    missed_call_text: Notification | None
+    can_text: bool
+    can_drop: CallAttempt | None  # the bridged call whose client leg is up, when a greeting can be dropped
+
+
+def task_loop(task: CallTask) -> TaskLoop:
+    messages = voicemail.messages_for_tasks(db.session, [task.id]).get(task.id, [])
+    latest = next((a for a in reversed(task.attempts) if a.via == "bridge"), None)
+    can_drop = None
+    if (latest is not None and latest.client_status == "in-progress" and latest.voicemail_left_at is None
+            and latest.status not in ("completed", "busy", "no-answer", "failed", "canceled")):
+        can_drop = latest
+    return TaskLoop(messages=messages, missed_call_text=missed_call_texts.existing_text(db.session, task),
+                    can_text=missed_call_texts.why_not(db.session, task) is None, can_drop=can_drop)
+
+
+@bp.app_context_processor
+def loop_helpers() -> dict:
+    return {"task_loop": task_loop}
+
+
+def _back(task: CallTask):
+    return redirect(url_for("call_lists.week", week=task.call_list.week,
+                            **({"practitioner": task.call_list.practitioner_id}
+                               if current_user.sees_all_practitioners else {})) + f"#task-{task.id}")
+
+
+def _recording_for_current_user(recording_id: int) -> Recording:
+    recording = get_scoped_or_404(Recording, recording_id)
+    if (not current_user.sees_all_practitioners and recording.practitioner_id is not None
+            and recording.practitioner_id != getattr(current_user.practitioner, "id", None)):
+        abort(404)
+    return recording
+
+
+@bp.route("/recordings/<int:recording_id>/audio")
+@login_required
+def recording_audio(recording_id: int):
+    """The message's sound, fetched from Twilio; playing it marks it listened."""
+    recording = _recording_for_current_user(recording_id)
+    if not recording.playable:
+        abort(404)
+    try:
+        sound = voicemail.audio(current_app.extensions["twilio_gateway"], recording)
+    except TwilioGatewayError:
+        abort(502)
+    voicemail.mark_listened(db.session, recording, current_user, utcnow())
+    db.session.commit()
+    return Response(sound.content, mimetype=sound.content_type, headers={"Cache-Control": "private, no-store"})
+
+
+@bp.route("/tasks/<int:task_id>/missed-call-text", methods=["POST"])
+@login_required
+def missed_call_text(task_id: int):
+    task = task_for_current_user(task_id)
+    try:
+        text = missed_call_texts.queue(db.session, task, current_user, utcnow())
+    except missed_call_texts.TextRefused as exc:
+        db.session.rollback()
+        flash(_say(str(exc)), "error")
+        return _back(task)
+    db.session.commit()
+    jobs.dispatch(tasks.send_texts, [text.id])
+    flash(_("The text to %(name)s is on its way.", name=task.client.display_name), "success")
+    return _back(task)
+
+
+@bp.route("/attempts/<int:attempt_id>/voicemail-drop", methods=["POST"])
+@login_required
+def voicemail_drop_now(attempt_id: int):
+    attempt = get_scoped_or_404(CallAttempt, attempt_id)
+    task = task_for_current_user(attempt.task_id)
+    try:
+        voicemail_drop.drop(db.session, attempt, current_app.extensions["twilio_gateway"],
+                            base_url=current_app.config["PUBLIC_BASE_URL"],
+                            secret_key=current_app.config["SECRET_KEY"], actor=current_user, now=utcnow())
+    except voicemail_drop.DropRefused as exc:
+        db.session.rollback()
+        flash(_say(str(exc)), "error")
+        return _back(task)
+    db.session.commit()
+    flash(_("Your greeting is being left on %(name)s's voicemail.", name=task.client.display_name), "success")
+    return _back(task)
+
+
+@bp.route("/greeting", methods=["GET", "POST"])
+@login_required
+def greeting():
+    practitioner = current_user.practitioner
+    if practitioner is None:
+        abort(404)
+    if request.method == "POST":
+        try:
+            voicemail_drop.call_to_record_greeting(db.session, practitioner, current_app.extensions["twilio_gateway"],
+                                                   base_url=current_app.config["PUBLIC_BASE_URL"], actor=current_user)
+        except voicemail_drop.DropRefused as exc:
+            flash(_say(str(exc)), "error")
+            return redirect(url_for("voicemail.greeting"))
+        except TwilioGatewayError:
+            flash(_("Twilio could not be reached; please try again in a few minutes."), "error")
+            return redirect(url_for("voicemail.greeting"))
+        db.session.commit()
+        flash(_("Calling you now: answer and record your greeting after the tone."), "success")
+        return redirect(url_for("voicemail.greeting"))
+    return render_template("voicemail/greeting.html", greeting=voicemail.greeting_of(db.session, practitioner))
+
+
+@bp.route("/inbound-calls")
+@login_required
+def inbound_calls():
+    """Calls to the practice number: call-backs, other callers, and the messages they left."""
+    query = scoped(InboundCall).order_by(InboundCall.received_at.desc()).limit(100)
+    if not current_user.sees_all_practitioners:
+        query = query.where(InboundCall.practitioner_id == getattr(current_user.practitioner, "id", None))
+    calls = db.session.scalars(query).all()
+    messages: dict[int, list[Recording]] = {}
+    for recording in db.session.scalars(select(Recording).where(
+            Recording.inbound_call_id.in_([call.id for call in calls])).order_by(Recording.id)):
+        messages.setdefault(recording.inbound_call_id, []).append(recording)
+    return render_template("voicemail/inbound_calls.html", calls=calls, messages=messages)
