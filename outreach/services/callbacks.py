@@ -259,7 +259,7 @@ def whisper(inbound: InboundCall) -> tuple[str, str]:
     task = inbound.task
     practice = task.call_list.practitioner.practice
     zone = ZoneInfo(task.client.timezone or practice.timezone)
-    when = scripts.visit_when(task.appointment.starts_at.astimezone(zone), language)
+    when = scripts.visit_when(task.appointment.starts_at.astimezone(zone), language).replace("\u202f", " ")
     words = WHISPERS[language].format(name=task.client.display_name, reason=WHISPER_REASONS[language][task.reason],
                                       when=when)
     return words, SAY_LANGUAGES[language]

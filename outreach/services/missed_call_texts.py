@@ -76,7 +76,8 @@ def compose(task: CallTask) -> str:
     client = task.client
     language = client.locale if client.locale in LOCALES else scripts.language_of(practice.locale)
     zone = ZoneInfo(client.timezone or practice.timezone)
-    when = scripts.visit_when(task.appointment.starts_at.astimezone(zone), language)
+    # CLDR puts a narrow no-break space before "PM": outside the GSM alphabet it would cost segments.
+    when = scripts.visit_when(task.appointment.starts_at.astimezone(zone), language).replace("\u202f", " ")
     return TEMPLATES[language].format(client=client.first_name, practitioner=introduction(practitioner),
                                       practice=practice.name, reason=REASONS[language][task.reason], when=when,
                                       phone=display_phone(practice.phone))
