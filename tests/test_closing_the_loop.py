@@ -330,3 +330,60 @@ def test_an_erased_client_takes_their_messages_with_them(loop, client, fake_twil
     assert client.get(f"/recordings/{recording.id}/audio").status_code == 404
     assert voicemail.delete_erased_recordings(db.session, app.extensions["twilio_gateway"], SATURDAY_NIGHT) == 1
     assert fake_twilio.recording(recording.recording_sid)["status"] == "deleted"
+
+
+# --- settings and languages ---------------------------------------------------------------------------
+
+
+def test_the_admin_sets_where_other_calls_go_and_a_wrong_number_is_said_clearly(loop, client, make, auth):
+    practice = loop.call_list.practitioner.practice
+    make.user(practice, role="admin", email="admin@example.com")
+    auth.logout()
+    auth.login("admin@example.com")
+    form = {"timezone": "America/New_York", "locale": "en", "phone": PRACTICE_PHONE, "quiet_hours_start": "21:00",
+            "quiet_hours_end": "08:00", "call_list_weekday": "6", "call_list_time": "09:00",
+            "arrival_lead_minutes": "15", "retention_days": "730", "callback_window_days": "5",
+            "callback_hours_start": "08:30", "callback_hours_end": "18:00", "other_inbound_calls": "front_desk",
+            "front_desk_phone": "(202) 555-0111", "missed_call_text_auto": "y"}
+    assert client.post("/admin/settings", data=form).status_code == 302
+    db.session.expire_all()
+    assert (practice.callback_window_days, practice.front_desk_phone, practice.other_inbound_calls,
+            practice.missed_call_text_auto, practice.voicemail_drop_auto) == (5, FRONT_DESK, "front_desk", True, False)
+    assert practice.callback_hours_start == dt.time(8, 30)
+    page = client.post("/admin/settings", data={**form, "front_desk_phone": "12"}).get_data(as_text=True)
+    assert "Not a phone number we can call" in page
+
+
+def test_a_practitioner_sets_their_own_hours_for_call_backs(loop, client, fake_twilio, live_server, clock_file):
+    _call_unanswered(loop, client, fake_twilio)
+    client.post("/greeting/settings", data={"callback_hours_start": "07:00", "callback_hours_end": "09:00",
+                                            "text_me_voicemails": "yes"})
+    db.session.expire_all()
+    glen = loop.call_list.practitioner
+    assert (glen.callback_hours_start, glen.callback_hours_end, glen.text_me_voicemails) == (
+        dt.time(7), dt.time(9), True)
+    sid = _call_back(fake_twilio, live_server)  # 10:00 in New York: after his hours
+    assert _inbound(sid).route == "voicemail"
+    response = client.post("/greeting/settings", data={"callback_hours_start": "07:00"}, follow_redirects=True)
+    assert "Give both hours" in response.get_data(as_text=True)
+
+
+def test_a_russian_practitioner_hears_the_whisper_and_the_greeting_in_russian(make, app, clock_file):
+    from outreach.services import callbacks
+
+    set_clock(clock_file, dt.datetime(2026, 11, 28, 8, 0, tzinfo=dt.timezone.utc))  # 11:00 in Moscow
+    practice = make.practice("Улыбка", timezone="Europe/Moscow", locale="ru", phone="+74951234567")
+    gleb = make.practitioner(practice, full_name="Глеб Гораб", preferred_name="Глеб", phone="+79161234567")
+    anna = make.client(practice, full_name="Анна Петрова", phone="+79123456789")
+    task = make.call_task(make.appointment(gleb, anna, dt.datetime(2026, 12, 1, 11, 0, tzinfo=dt.timezone.utc)))
+    db.session.add(CallAttempt(practice_id=practice.id, task_id=task.id, started_at=dt.datetime(
+        2026, 11, 28, 7, 0, tzinfo=dt.timezone.utc)))
+    db.session.commit()
+    inbound = callbacks.receive_inbound_call(db.session, call_sid="CA" + "4" * 32, from_phone="+79123456789",
+                                             to_phone="+74951234567",
+                                             now=dt.datetime(2026, 11, 28, 8, 0, tzinfo=dt.timezone.utc))
+    assert inbound.route == "practitioner"
+    assert callbacks.whisper(inbound) == (
+        "Перезванивает Анна Петрова, первый визит во вторник в 14:00. Нажмите 1, чтобы ответить.", "ru-RU")
+    greeting = callbacks.voicemail_twiml(db.session, inbound, "https://outreach.example.com")
+    assert 'language="ru-RU"' in greeting and "Здравствуйте, это Глеб Гораб, Улыбка." in greeting

@@ -1,4 +1,5 @@
 """Closing the loop on the pages: messages to play, the missed-call text, the voicemail drop, the greeting, call-backs."""
+import datetime as dt
 from dataclasses import dataclass
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
@@ -11,7 +12,7 @@ from outreach.clock import utcnow
 from outreach.extensions import db
 from outreach.models import CallAttempt, CallTask, InboundCall, Notification, Recording
 from outreach.scoping import get_scoped_or_404, scoped
-from outreach.services import missed_call_texts, voicemail, voicemail_drop
+from outreach.services import audit, missed_call_texts, voicemail, voicemail_drop
 from outreach.twilio_gateway import TwilioGatewayError
 from outreach.web.calls import task_for_current_user
 
@@ -146,7 +147,42 @@ def greeting():
         db.session.commit()
         flash(_("Calling you now: answer and record your greeting after the tone."), "success")
         return redirect(url_for("voicemail.greeting"))
-    return render_template("voicemail/greeting.html", greeting=voicemail.greeting_of(db.session, practitioner))
+    return render_template("voicemail/greeting.html", greeting=voicemail.greeting_of(db.session, practitioner),
+                           practitioner=practitioner,
+                           practice_hours=(practitioner.practice.callback_hours_start,
+                                           practitioner.practice.callback_hours_end))
+
+
+def _time_or_none(value: str | None) -> dt.time | None:
+    """An HH:MM from a time input, None when empty; ValueError otherwise."""
+    value = (value or "").strip()
+    return dt.time.fromisoformat(value) if value else None
+
+
+@bp.route("/greeting/settings", methods=["POST"])
+@login_required
+def callback_settings():
+    """The practitioner's own call-back hours (empty: the practice's) and whether messages are texted to them."""
+    practitioner = current_user.practitioner
+    if practitioner is None:
+        abort(404)
+    try:
+        start = _time_or_none(request.form.get("callback_hours_start"))
+        end = _time_or_none(request.form.get("callback_hours_end"))
+    except ValueError:
+        flash(_("Give the hours as HH:MM, e.g. 09:00."), "error")
+        return redirect(url_for("voicemail.greeting"))
+    if (start is None) != (end is None):
+        flash(_("Give both hours, or leave both empty to use the practice's hours."), "error")
+        return redirect(url_for("voicemail.greeting"))
+    practitioner.callback_hours_start, practitioner.callback_hours_end = start, end
+    practitioner.text_me_voicemails = request.form.get("text_me_voicemails") == "yes"
+    audit.record(db.session, practice_id=practitioner.practice_id, action="practitioner.callback_settings_changed",
+                 obj=practitioner, actor=current_user, start=str(start), end=str(end),
+                 text_me_voicemails=practitioner.text_me_voicemails)
+    db.session.commit()
+    flash(_("Saved."), "success")
+    return redirect(url_for("voicemail.greeting"))
 
 
 @bp.route("/inbound-calls")
