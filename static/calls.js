@@ -13,6 +13,9 @@
           element.querySelector(".status-label").textContent = attempt.status_label;
           element.querySelector(".client-leg").textContent = attempt.client_leg ? "· " + attempt.client_leg : "";
           if (attempt.error) { element.insertAdjacentHTML("beforeend", "<br>"); element.append(attempt.error); }
+          // Leave the recorded greeting: offered while the client's phone (or voicemail) is answering.
+          var drop = element.closest(".task-actions").querySelector("form.voicemail-drop");
+          if (drop) { drop.hidden = attempt.final || attempt.client_status !== "in-progress"; }
           if (attempt.final) {
             element.removeAttribute("data-status-url");
             var form = element.closest(".task-actions").querySelector(".outcome-form");

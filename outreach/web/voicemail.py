@@ -12,7 +12,7 @@ from outreach.clock import utcnow
 from outreach.extensions import db
 from outreach.models import CallAttempt, CallTask, InboundCall, Notification, Recording
 from outreach.scoping import get_scoped_or_404, scoped
-from outreach.services import audit, missed_call_texts, voicemail, voicemail_drop
+from outreach.services import audit, calls, missed_call_texts, voicemail, voicemail_drop
 from outreach.twilio_gateway import TwilioGatewayError
 from outreach.web.calls import task_for_current_user
 
@@ -45,18 +45,20 @@ class TaskLoop:
     messages: list[Recording]
     missed_call_text: Notification | None
     can_text: bool
-    can_drop: CallAttempt | None  # the bridged call whose client leg is up, when a greeting can be dropped
+    # The bridged call under way on which the greeting could be dropped (the button shows while the client's
+    # phone is answering, live: static/calls.js), when the practitioner has a greeting.
+    drop_on: CallAttempt | None
 
 
 def task_loop(task: CallTask) -> TaskLoop:
     messages = voicemail.messages_for_tasks(db.session, [task.id]).get(task.id, [])
     latest = next((a for a in reversed(task.attempts) if a.via == "bridge"), None)
-    can_drop = None
-    if (latest is not None and latest.client_status == "in-progress" and latest.voicemail_left_at is None
-            and latest.status not in ("completed", "busy", "no-answer", "failed", "canceled")):
-        can_drop = latest
+    drop_on = None
+    if (latest is not None and latest.voicemail_left_at is None and not calls.is_final(latest.status)
+            and voicemail.greeting_of(db.session, task.call_list.practitioner) is not None):
+        drop_on = latest
     return TaskLoop(messages=messages, missed_call_text=missed_call_texts.existing_text(db.session, task),
-                    can_text=missed_call_texts.why_not(db.session, task) is None, can_drop=can_drop)
+                    can_text=missed_call_texts.why_not(db.session, task) is None, drop_on=drop_on)
 
 
 @bp.app_context_processor
