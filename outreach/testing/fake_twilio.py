@@ -51,7 +51,7 @@ and steer it over HTTP with JSON bodies, under /__fake__/ (no auth):
 
     POST /__fake__/rule               {"to", "error_code", "http_status"?, "message"?}
     POST /__fake__/fail_next          {"http_status"?, "count"?, "accept_then_error"?, "error_code"?}
-    POST /__fake__/scenario           {"to", "outcome", "error_code"?, "duration"?, "answered_by"?}
+    POST /__fake__/scenario           {"to", "outcome", "error_code"?, "duration"?, "answered_by"?, "hold_seconds"?}
     POST /__fake__/latency            {"seconds"}
     POST /__fake__/reset              {}
     POST /__fake__/deliver_callbacks  {}                    -> {"callbacks": [...]}
@@ -247,6 +247,8 @@ class Scenario:
     error_code: int | None = None
     duration: int | None = None
     answered_by: str | None = None
+    # Real seconds an answered dialled leg stays up, during which the call can be updated.
+    hold_seconds: float = 0.0
 
 
 class _ApiError(Exception):
@@ -583,19 +585,22 @@ class FakeTwilio:
         error_code: int | None = None,
         duration: int | None = None,
         answered_by: str | None = None,
+        hold_seconds: float = 0.0,
     ) -> None:
         """How calls and/or messages to `to` end.
 
         Call outcomes: completed (the default), busy, no-answer, failed,
         canceled; `duration` is the talk time of a completed call and
         `answered_by` the AnsweredBy reported when the call asked for
-        machine detection (default "human"). Message outcomes: delivered (the
+        machine detection (default "human"); `hold_seconds` keeps an
+        answered dialled leg up that long in real time, or until the call is
+        updated (e.g. to play a voicemail greeting). Message outcomes: delivered (the
         default), undelivered, failed, with `error_code` (defaults 30003,
         30008). "failed" applies to both.
         """
         if outcome not in CALL_OUTCOMES | MESSAGE_OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}")
-        chosen = Scenario(outcome, error_code, duration, answered_by)
+        chosen = Scenario(outcome, error_code, duration, answered_by, hold_seconds)
         with self._lock:
             if outcome in CALL_OUTCOMES:
                 self._call_scenarios[to] = chosen
@@ -1301,6 +1306,10 @@ class FakeTwilio:
                     "CallSid": sid, "AccountSid": self.account_sid,
                     "AnsweredBy": scenario.answered_by or "human", "MachineDetectionDuration": "4200"})
             update = self._take_update(sid)
+            held_until = time.monotonic() + scenario.hold_seconds
+            while update is None and time.monotonic() < held_until:
+                time.sleep(0.05)
+                update = self._take_update(sid)
             if update is not None:
                 self._play_twiml(leg, update, None)
 
