@@ -387,3 +387,22 @@ def test_a_russian_practitioner_hears_the_whisper_and_the_greeting_in_russian(ma
         "Перезванивает Анна Петрова, первый визит во вторник в 14:00. Нажмите 1, чтобы ответить.", "ru-RU")
     greeting = callbacks.voicemail_twiml(db.session, inbound, "https://outreach.example.com")
     assert 'language="ru-RU"' in greeting and "Здравствуйте, это Глеб Гораб, Улыбка." in greeting
+
+
+def test_messages_and_caller_ids_follow_the_practices_retention_period(loop, client, fake_twilio, live_server,
+                                                                       clock_file):
+    set_clock(clock_file, SATURDAY_NIGHT)
+    fake_twilio.leaves_message(STRANGER, "Do you take new patients?")
+    _call_back(fake_twilio, live_server, from_=STRANGER)
+    practice = loop.call_list.practitioner.practice
+    practice.retention_days = 30
+    db.session.commit()
+
+    assert privacy.apply_retention(db.session, SATURDAY_NIGHT + dt.timedelta(days=29)) == [
+        privacy.Retention(practice.id, texts=0, replies=0, call_attempts=0, call_tasks=0)]
+    [run] = privacy.apply_retention(db.session, SATURDAY_NIGHT + dt.timedelta(days=31))
+    assert (run.recordings, run.caller_ids) == (1, 1)
+    db.session.expire_all()
+    recording = db.session.scalars(db.select(Recording)).one()
+    assert recording.erased_at is not None and recording.transcription is None
+    assert db.session.scalars(db.select(InboundCall.from_phone)).all() == [None]

@@ -91,6 +91,11 @@ def why_not(session: Session, task: CallTask) -> str | None:
     """Why the text cannot be sent for this task now; None if it can."""
     if existing_text(session, task) is not None:
         return "A missed-call text was already sent for this visit."
+    return why_not_yet_sent(task)
+
+
+def why_not_yet_sent(task: CallTask) -> str | None:
+    """Why a task that has no missed-call text yet cannot get one now; None if it can."""
     if task.state != "active" or task.outcome in ("reached", "wrong_number"):
         return "This client needs no missed-call text."
     if not any(is_unanswered(attempt) for attempt in task.attempts):

@@ -169,6 +169,7 @@ class Retention:
     call_attempts: int
     call_tasks: int
     recordings: int = 0
+    caller_ids: int = 0  # numbers of calls to the practice
 
 
 def apply_retention(session: Session, now: dt.datetime) -> list[Retention]:
@@ -218,4 +219,7 @@ def _apply_retention(session: Session, practice_id: int, cutoff: dt.datetime) ->
         recordings=_changed(session, update(Recording).where(
             Recording.practice_id == practice_id, Recording.kind == "voicemail", Recording.created_at < cutoff,
             Recording.erased_at.is_(None)).values(transcription=None, erased_at=utcnow())),
+        caller_ids=_changed(session, update(InboundCall).where(
+            InboundCall.practice_id == practice_id, InboundCall.received_at < cutoff,
+            InboundCall.from_phone.is_not(None)).values(from_phone=None)),
     )

@@ -2,7 +2,7 @@
 import datetime as dt
 from dataclasses import dataclass
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -50,15 +50,35 @@ class TaskLoop:
     drop_on: CallAttempt | None
 
 
+def _loaded_for_list(call_list_id: int) -> tuple[dict[int, list[Recording]], dict[str, Notification]]:
+    """Messages and missed-call texts of every task of a list, loaded once per request (a page shows them all)."""
+    cache = g.setdefault("task_loops", {})
+    if call_list_id not in cache:
+        task_ids = db.session.scalars(select(CallTask.id).where(CallTask.call_list_id == call_list_id)).all()
+        texts = db.session.scalars(select(Notification).where(
+            Notification.dedupe_key.in_([missed_call_texts.dedupe_key(task_id) for task_id in task_ids])))
+        cache[call_list_id] = (voicemail.messages_for_tasks(db.session, list(task_ids)),
+                               {text.dedupe_key: text for text in texts})
+    return cache[call_list_id]
+
+
+def _has_greeting(practitioner) -> bool:
+    greetings = g.setdefault("greetings", {})
+    if practitioner.id not in greetings:
+        greetings[practitioner.id] = voicemail.greeting_of(db.session, practitioner) is not None
+    return greetings[practitioner.id]
+
+
 def task_loop(task: CallTask) -> TaskLoop:
-    messages = voicemail.messages_for_tasks(db.session, [task.id]).get(task.id, [])
+    messages, texts = _loaded_for_list(task.call_list_id)
+    text = texts.get(missed_call_texts.dedupe_key(task.id))
     latest = next((a for a in reversed(task.attempts) if a.via == "bridge"), None)
     drop_on = None
     if (latest is not None and latest.voicemail_left_at is None and not calls.is_final(latest.status)
-            and voicemail.greeting_of(db.session, task.call_list.practitioner) is not None):
+            and _has_greeting(task.call_list.practitioner)):
         drop_on = latest
-    return TaskLoop(messages=messages, missed_call_text=missed_call_texts.existing_text(db.session, task),
-                    can_text=missed_call_texts.why_not(db.session, task) is None, drop_on=drop_on)
+    return TaskLoop(messages=messages.get(task.id, []), missed_call_text=text,
+                    can_text=text is None and missed_call_texts.why_not_yet_sent(task) is None, drop_on=drop_on)
 
 
 @bp.app_context_processor
