@@ -349,7 +349,8 @@ class Notification(db.Model):
     appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id"), index=True)
     client_id: Mapped[int | None] = mapped_column(ForeignKey("client.id"), index=True)
     practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioner.id"))
-    kind: Mapped[str] = mapped_column(String(16))  # arrival | on_my_way | running_late | list_ready | help
+    # arrival | on_my_way | running_late | list_ready | help | missed_call | voicemail_note
+    kind: Mapped[str] = mapped_column(String(16))
     # Makes a duplicate impossible, e.g. "arrival:<appointment>:<lead minutes>".
     dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
     to_phone: Mapped[str | None] = mapped_column(String(20))

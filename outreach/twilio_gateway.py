@@ -1,4 +1,5 @@
-"""The app's only door to Twilio: place calls, send texts, check webhook signatures.
+"""The app's only door to Twilio: place and update calls, send texts, fetch and delete recordings,
+check webhook signatures.
 
 Everything else in the app talks to a `TwilioGateway` and never to the SDK, so
 that the demo can run without an account (`ConsoleGateway`) and tests and
