@@ -277,6 +277,9 @@ def _record_greeting(client, fake_twilio) -> Recording:
 def test_the_greeting_is_recorded_by_phone_then_dropped_at_the_beep(loop, client, fake_twilio, live_server):
     greeting = _record_greeting(client, fake_twilio)
     assert greeting.practitioner_id == loop.call_list.practitioner_id and greeting.duration_seconds == 6
+    recorded = next(c for c in fake_twilio.callbacks if c.kind == "recording-status")
+    another_call = {**recorded.params, "CallSid": "CA" + "3" * 32, "RecordingSid": "RE" + "3" * 32}
+    assert fake_twilio.post_signed(recorded.url, another_call) == 403  # not the call placed for the greeting
     practice = loop.call_list.practitioner.practice
     practice.voicemail_drop_auto = True
     db.session.commit()

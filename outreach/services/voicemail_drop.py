@@ -49,11 +49,15 @@ class DropRefused(ValueError):
 # --- recording the greeting --------------------------------------------------------------------
 
 
-def greeting_urls(base_url: str, practitioner_id: int) -> tuple[str, str, str, str]:
-    """(TwiML, call status, recording status, after-record) URLs of a greeting call."""
+def greeting_urls(base_url: str, practitioner_id: int, call_sid: str = "") -> tuple[str, str, str, str]:
+    """(TwiML, call status, recording status, after-record) URLs of a greeting call.
+
+    The recording status URL names the call (Twilio signs the whole URL), so a
+    recording of any other call is not taken for this practitioner's greeting.
+    """
     root = f"{base_url}/twilio/greeting/{practitioner_id}"
-    return (f"{root}/record", f"{root}/status", f"{base_url}/twilio/recording-status?greeting_of={practitioner_id}",
-            f"{root}/saved")
+    return (f"{root}/record", f"{root}/status",
+            f"{base_url}/twilio/recording-status?greeting_of={practitioner_id}&call={call_sid}", f"{root}/saved")
 
 
 def call_to_record_greeting(session: Session, practitioner: Practitioner, gateway: TwilioGateway, *,
@@ -76,10 +80,10 @@ def _language(practitioner: Practitioner) -> str:
     return locale if locale in RECORD_PROMPTS else "en"
 
 
-def record_greeting_twiml(practitioner: Practitioner, base_url: str) -> str:
+def record_greeting_twiml(practitioner: Practitioner, base_url: str, call_sid: str) -> str:
     language = _language(practitioner)
     prompt, _ = RECORD_PROMPTS[language]
-    _, _, recording_status, saved = greeting_urls(base_url, practitioner.id)
+    _, _, recording_status, saved = greeting_urls(base_url, practitioner.id, call_sid)
     response = VoiceResponse()
     response.say(prompt, language=callbacks.SAY_LANGUAGES[language])
     response.record(action=saved, method="POST", max_length=MAX_GREETING_SECONDS, finish_on_key="#", play_beep=True,

@@ -96,6 +96,8 @@ def recording_status():
     practitioner = db.session.get(Practitioner, request.args.get("greeting_of", type=int) or 0)
     if inbound is None and practitioner is None:
         abort(404)
+    if practitioner is not None and request.args.get("call") != request.form.get("CallSid"):
+        abort(403)  # a greeting is recorded on the call placed for it
     try:
         voicemail.record_status(db.session, request.form.to_dict(), inbound_call=inbound, greeting_of=practitioner,
                                 now=utcnow())
@@ -140,7 +142,7 @@ def greeting_record(practitioner_id: int):
     practitioner = db.get_or_404(Practitioner, practitioner_id)
     if request.form.get("To") != practitioner.phone:
         abort(403)
-    return _twiml(voicemail_drop.record_greeting_twiml(practitioner, _base_url()))
+    return _twiml(voicemail_drop.record_greeting_twiml(practitioner, _base_url(), request.form.get("CallSid", "")))
 
 
 @bp.route("/greeting/<int:practitioner_id>/saved", methods=["POST"])

@@ -1,10 +1,11 @@
 """Voice webhooks of click-to-call: the TwiML for the practitioner's leg and both legs' status."""
 from flask import Response, current_app, request
+from sqlalchemy.exc import IntegrityError
 
+from outreach import jobs, tasks
 from outreach.clock import utcnow
 from outreach.extensions import db
 from outreach.models import CallAttempt
-from outreach import jobs, tasks
 from outreach.services import calls, missed_call_texts, voicemail_drop
 from outreach.web.twilio import bp, twilio_signed
 
@@ -38,8 +39,16 @@ def client_status(attempt_id: int):
 def _apply_status(attempt_id: int, *, leg: str):
     attempt = _attempt_or_404(attempt_id)
     calls.apply_call_status(db.session, attempt, request.form.to_dict(), leg=leg, now=utcnow())
-    missed_text = missed_call_texts.after_call(db.session, attempt, utcnow())
-    db.session.commit()
+    try:
+        missed_text = missed_call_texts.after_call(db.session, attempt, utcnow())
+        db.session.commit()
+    except IntegrityError:
+        # Another callback of this call queued the missed-call text at the same moment: keep the status only.
+        db.session.rollback()
+        attempt = _attempt_or_404(attempt_id)
+        calls.apply_call_status(db.session, attempt, request.form.to_dict(), leg=leg, now=utcnow())
+        db.session.commit()
+        missed_text = None
     if missed_text is not None:
         jobs.dispatch(tasks.send_texts, [missed_text.id])
     # Twilio only needs a 2xx; an empty TwiML document is the polite answer.
