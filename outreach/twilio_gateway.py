@@ -78,16 +78,6 @@ class MessageResult:
 
 
 @dataclass(frozen=True)
-class RecordingResult:
-    """A recording resource as Twilio reports it."""
-
-    sid: str
-    call_sid: str | None
-    status: str
-    duration_seconds: int | None
-
-
-@dataclass(frozen=True)
 class RecordingAudio:
     """A recording's sound, as Twilio serves its media."""
 
@@ -165,10 +155,6 @@ class TwilioGateway(abc.ABC):
     @abc.abstractmethod
     def update_call(self, call_sid: str, *, twiml: str) -> str:
         """Replace what a call in progress is doing with `twiml`; returns the call's status."""
-
-    @abc.abstractmethod
-    def fetch_recording(self, recording_sid: str) -> RecordingResult:
-        """The recording resource (status, duration, call)."""
 
     @abc.abstractmethod
     def recording_audio(self, recording_sid: str) -> RecordingAudio:
@@ -343,14 +329,6 @@ class TwilioRestGateway(TwilioGateway):
             call = self._client.calls(call_sid).update(twiml=twiml)
         return call.status
 
-    def fetch_recording(self, recording_sid: str) -> RecordingResult:
-        with _translated_errors(f"Fetching recording {recording_sid}"):
-            recording = self._client.recordings(recording_sid).fetch()
-        duration = recording.duration
-        return RecordingResult(sid=recording.sid, call_sid=recording.call_sid, status=recording.status,
-                               duration_seconds=int(duration) if duration and duration.lstrip("-").isdigit()
-                               and int(duration) >= 0 else None)
-
     def recording_audio(self, recording_sid: str) -> RecordingAudio:
         # The SDK reads answers as text; media is binary, so it is fetched
         # with the SDK's own HTTP session and the account's credentials.
@@ -462,9 +440,6 @@ class ConsoleGateway(TwilioGateway):
     def update_call(self, call_sid: str, *, twiml: str) -> str:
         log.info("console: call %s now does %s", call_sid, twiml)
         return "in-progress"
-
-    def fetch_recording(self, recording_sid: str) -> RecordingResult:
-        return RecordingResult(sid=recording_sid, call_sid=None, status="completed", duration_seconds=1)
 
     def recording_audio(self, recording_sid: str) -> RecordingAudio:
         # The console records nothing: a second of silence stands in for every recording.

@@ -234,8 +234,9 @@ def test_recordings_and_call_updates_match_the_spec(twilio_api, fake, gateway, w
     sid = recorded.params["RecordingSid"]
     assert recorded.params["CallSid"] == call.sid and recorded.params["RecordingDuration"] == "5"
 
-    fetched = gateway.fetch_recording(sid)
-    assert (fetched.call_sid, fetched.status, fetched.duration_seconds) == (call.sid, "completed", 5)
+    recording_path = f"/2010-04-01/Accounts/{fake.account_sid}/Recordings/{sid}.json"
+    fetched = _fetch(fake, recording_path).json()
+    assert (fetched["call_sid"], fetched["status"], fetched["duration"]) == (call.sid, "completed", "5")
     listed = _fetch(fake, f"/2010-04-01/Accounts/{fake.account_sid}/Recordings.json", CallSid=call.sid).json()
     assert [r["sid"] for r in listed["recordings"]] == [sid]
     audio = gateway.recording_audio(sid)
@@ -251,8 +252,9 @@ def test_recordings_and_call_updates_match_the_spec(twilio_api, fake, gateway, w
 
     gateway.delete_recording(sid)
     gateway.delete_recording(sid)  # already gone counts as deleted
+    assert _fetch(fake, recording_path).status_code == 404
     with pytest.raises(TwilioGatewayError) as gone:
-        gateway.fetch_recording(sid)
+        gateway.recording_audio(sid)
     assert gone.value.http_status == 404
     api_records = [r for r in fake.requests if not r.path.endswith(".wav")]
     assert_matches_spec(twilio_api, api_records)
