@@ -3,6 +3,7 @@ through to the practitioner, the message left at night, the voicemail drop, call
 clients, and forged webhooks. Real twilio SDK against the fake Twilio, signed webhooks over HTTP."""
 import datetime as dt
 
+import flask_babel
 import pytest
 import requests
 
@@ -409,3 +410,12 @@ def test_messages_and_caller_ids_follow_the_practices_retention_period(loop, cli
     recording = db.session.scalars(db.select(Recording)).one()
     assert recording.erased_at is not None and recording.transcription is None
     assert db.session.scalars(db.select(InboundCall.from_phone)).all() == [None]
+
+
+def test_a_refusal_is_said_in_the_practitioners_language(loop, client, fake_twilio):
+    attempt = _call_unanswered(loop, client, fake_twilio)
+    loop.call_list.practitioner.user.locale = "ru"
+    db.session.commit()
+    flask_babel.refresh()  # the test's requests share one app context, where Flask-Babel keeps the locale
+    response = client.post(f"/attempts/{attempt.id}/voicemail-drop", follow_redirects=True)
+    assert "Сначала запишите приветствие для автоответчика." in response.get_data(as_text=True)

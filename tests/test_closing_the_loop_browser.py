@@ -7,7 +7,12 @@ from playwright.sync_api import expect
 
 from outreach.clock import set_clock
 from tests.test_closing_the_loop import (
-    ANNA_PHONE, GLEN_PHONE, PRACTICE_PHONE, SATURDAY_MORNING, SATURDAY_NIGHT, VISIT,
+    ANNA_PHONE,
+    GLEN_PHONE,
+    PRACTICE_PHONE,
+    SATURDAY_MORNING,
+    SATURDAY_NIGHT,
+    VISIT,
 )
 
 pytestmark = pytest.mark.browser

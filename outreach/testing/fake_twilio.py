@@ -726,7 +726,9 @@ class FakeTwilio:
             answer = _ApiAnswer(error.http_status, error.payload(), headers=extra_headers)
         with self._lock:
             self._requests.append(
-                RecordedRequest(method, path, query_pairs, form_pairs, headers, body, answer.status, answer.payload or {})
+                RecordedRequest(
+                    method, path, query_pairs, form_pairs, headers, body, answer.status, answer.payload or {}
+                )
             )
             if answer.simulation is not None:
                 if self.auto_callbacks:

@@ -1,9 +1,11 @@
-"""Closing the loop on the pages: messages to play, the missed-call text, the voicemail drop, the greeting, call-backs."""
+"""Closing the loop on the pages: messages to play, the missed-call text, the voicemail drop, the greeting,
+and the calls to the practice."""
 import datetime as dt
 from dataclasses import dataclass
 
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -18,24 +20,22 @@ from outreach.web.calls import task_for_current_user
 
 bp = Blueprint("voicemail", __name__)
 
-# Refusals of the services, in the user's language.
-REFUSALS = {
-    "A missed-call text was already sent for this visit.": lambda: _("A missed-call text was already sent for this visit."),
-    "This client needs no missed-call text.": lambda: _("This client needs no missed-call text."),
-    "Only after a call that was not answered.": lambda: _("Only after a call that was not answered."),
-    "This client opted out of texts.": lambda: _("This client opted out of texts."),
-    "Record your voicemail greeting first.": lambda: _("Record your voicemail greeting first."),
-    "Your greeting was already left on this call.": lambda: _("Your greeting was already left on this call."),
-    "The client's phone is not answering right now: nothing to leave the greeting on.":
-        lambda: _("The client's phone is not answering right now: nothing to leave the greeting on."),
-    "Add your phone number first: Twilio rings you to record your greeting.":
-        lambda: _("Add your phone number first: Twilio rings you to record your greeting."),
-}
+# The services refuse in English words; listed here so the catalogue has them, and `_say` finds
+# their translation at run time.
+REFUSALS = (
+    _l("A missed-call text was already sent for this visit."),
+    _l("This client needs no missed-call text."),
+    _l("Only after a call that was not answered."),
+    _l("This client opted out of texts."),
+    _l("Record your voicemail greeting first."),
+    _l("Your greeting was already left on this call."),
+    _l("The client's phone is not answering right now: nothing to leave the greeting on."),
+    _l("Add your phone number first: Twilio rings you to record your greeting."),
+)
 
 
 def _say(reason: str) -> str:
-    translated = REFUSALS.get(reason)
-    return translated() if translated else reason
+    return _(reason)
 
 
 @dataclass(frozen=True)
