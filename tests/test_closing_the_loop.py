@@ -48,7 +48,8 @@ def _texts_to(fake_twilio, number):
 
 
 def _call_back(fake_twilio, live_server, from_=ANNA_PHONE) -> str:
-    sid = fake_twilio.inbound_call(f"{live_server.url}/twilio/inbound-call", from_=from_, to=PRACTICE_PHONE)
+    sid = fake_twilio.inbound_call(f"{live_server.url}/twilio/inbound-call", from_=from_, to=PRACTICE_PHONE,
+                                   status_callback=f"{live_server.url}/twilio/inbound-call-status")
     assert fake_twilio.wait_idle(10)
     db.session.expire_all()
     return sid
@@ -157,9 +158,11 @@ def test_the_practitioner_who_does_not_press_1_leaves_the_caller_to_the_greeting
     fake_twilio.scenario(ANNA_PHONE, "completed")
     sid = _call_back(fake_twilio, live_server)
     inbound = _inbound(sid)
-    # The caller hung up at the beep: Twilio keeps no recording and calls no action.
-    assert inbound.outcome is None and inbound.answered_at is None
-    assert inbound.attempt.outcome is None and inbound.attempt.task.outcome != "reached"
+    # The caller hung up at the beep: Twilio keeps no recording and calls no action; the number's
+    # status callback closes the log.
+    assert inbound.outcome == "no_message" and inbound.answered_at is None and inbound.ended_at is not None
+    assert inbound.attempt.status == "completed" and inbound.attempt.outcome is None
+    assert inbound.attempt.task.outcome != "reached"
     said = " ".join(text for kind, text in fake_twilio.heard(sid) if kind == "say")
     assert "you have reached Dr. Glen Gorab at Smile Dental" in said
 

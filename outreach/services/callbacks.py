@@ -19,6 +19,8 @@ answer) from the number dialled and the caller ID:
 - Outside hours, or unanswered, the caller hears a short greeting in the
   practitioner's language (else the practice's) and can leave a message
   (`services.voicemail` stores it).
+- The number's status callback (`/twilio/inbound-call-status`) closes the
+  log of a call that ended without a message.
 
 TwiML is built with the twilio SDK's VoiceResponse. No Flask here.
 """
@@ -347,6 +349,22 @@ def voicemail_twiml(session: Session, inbound: InboundCall, base_url: str) -> st
                     recording_status_callback_method="POST", recording_status_callback_event="completed",
                     transcribe=True, transcribe_callback=urls.transcription)
     return str(response)
+
+
+def call_ended(session: Session, inbound: InboundCall, params: dict, now: dt.datetime) -> bool:
+    """The number's status callback: the call is over. Closes its log; returns whether anything changed."""
+    status = params.get("CallStatus")
+    if status not in ("completed", "busy", "no-answer", "failed", "canceled") or inbound.ended_at is not None:
+        return False
+    inbound.ended_at = now
+    inbound.outcome = inbound.outcome or "no_message"
+    attempt = session.get(CallAttempt, inbound.attempt_id) if inbound.attempt_id else None
+    if attempt is not None and attempt.ended_at is None:
+        attempt.status = status
+        attempt.ended_at = now
+    audit.record(session, practice_id=inbound.practice_id, action="inbound_call.ended", obj=inbound,
+                 actor=audit.TWILIO, status=status, outcome=inbound.outcome)
+    return True
 
 
 def message_done(session: Session, inbound: InboundCall, params: dict, now: dt.datetime) -> str:

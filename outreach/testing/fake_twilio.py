@@ -58,7 +58,7 @@ and steer it over HTTP with JSON bodies, under /__fake__/ (no auth):
     POST /__fake__/wait_idle          {"timeout"?}          -> {"idle": bool}
     POST /__fake__/post_signed        {"url", "params"}     -> {"status"}
     POST /__fake__/inbound_sms        {"url", "from", "to", "body"} -> {"status"}
-    POST /__fake__/inbound_call       {"url", "from", "to"}  -> {"call_sid"}
+    POST /__fake__/inbound_call       {"url", "from", "to", "status_callback"?}  -> {"call_sid"}
     POST /__fake__/presses            {"number", "digits"}
     POST /__fake__/leaves_message     {"number", "transcription"?, "duration"?}
     GET  /__fake__/requests | /__fake__/callbacks | /__fake__/pending_callbacks
@@ -620,16 +620,18 @@ class FakeTwilio:
         with self._lock:
             self._spoken_messages[number] = _Message(transcription, duration)
 
-    def inbound_call(self, url: str, from_: str, to: str) -> str:
+    def inbound_call(self, url: str, from_: str, to: str, status_callback: str | None = None) -> str:
         """A call from `from_` to the number `to`, whose voice URL is `url`; returns its SID.
 
-        Played like Twilio would, in the background (see `wait_idle`).
+        Played like Twilio would, in the background (see `wait_idle`). `status_callback` is
+        the number's status callback URL, told when the call ends.
         """
         sid = "CA" + secrets.token_hex(16)
         with self._lock:
             self._calls[sid] = self._call_resource(sid, to=to, from_=from_, direction="inbound")
             self._unfinished_simulations += 1
-        simulation = _Simulation(PendingSimulation("call", sid, to), lambda: self._simulate_inbound(sid, url))
+        simulation = _Simulation(PendingSimulation("call", sid, to),
+                                 lambda: self._simulate_inbound(sid, url, status_callback))
         self._start_simulation(simulation)
         return sid
 
@@ -1112,7 +1114,7 @@ class FakeTwilio:
 
         self._play_call_leg(plan.sid, reporter, scenario, answered_by, on_answer=connect)
 
-    def _simulate_inbound(self, sid: str, url: str) -> None:
+    def _simulate_inbound(self, sid: str, url: str, status_callback: str | None) -> None:
         call = self.call(sid)
         common = {
             "CallSid": sid,
@@ -1133,6 +1135,8 @@ class FakeTwilio:
                              record.response_body, url)
         self._update(self._calls, sid, status="completed", duration=str(DEFAULT_CALL_DURATION_SECONDS),
                      end_time=_rfc2822(_now()))
+        _CallStatusReporter(self, status_callback, frozenset({"completed"}), common).report(
+            "completed", "completed", CallDuration=str(DEFAULT_CALL_DURATION_SECONDS))
 
     def _fetch_twiml(self, url: str, common: dict[str, str], answered_by: str | None) -> str | None:
         params = {**common, "CallStatus": "in-progress"}
@@ -1366,7 +1370,8 @@ class FakeTwilio:
             ("POST", "deliver_callbacks"): lambda p: {"callbacks": [c.to_json() for c in self.deliver_callbacks()]},
             ("POST", "wait_idle"): lambda p: {"idle": self.wait_idle(**p)},
             ("POST", "post_signed"): lambda p: {"status": self.post_signed(p["url"], p["params"])},
-            ("POST", "inbound_call"): lambda p: {"call_sid": self.inbound_call(p["url"], from_=p["from"], to=p["to"])},
+            ("POST", "inbound_call"): lambda p: {"call_sid": self.inbound_call(
+                p["url"], from_=p["from"], to=p["to"], status_callback=p.get("status_callback"))},
             ("POST", "presses"): lambda p: ok(self.presses(p["number"], p["digits"])),
             ("POST", "leaves_message"): lambda p: ok(self.leaves_message(**p)),
             ("POST", "inbound_sms"): lambda p: {

@@ -7,6 +7,7 @@ the ParentCallSid of the practitioner's leg) and the number dialled must be
 the call's own, else they are refused with 403.
 """
 from flask import Response, abort, current_app, request
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from outreach import jobs, tasks
@@ -43,6 +44,20 @@ def inbound_call():
     if inbound is None:
         return _twiml(callbacks.not_in_service_twiml())
     return _twiml(callbacks.answer_twiml(db.session, inbound, _base_url()))
+
+
+@bp.route("/inbound-call-status", methods=["POST"])
+@twilio_signed
+def inbound_call_status():
+    """The practice number's status callback: a call to it ended."""
+    inbound = db.session.scalar(select(InboundCall).where(InboundCall.call_sid == request.form.get("CallSid")))
+    if inbound is None:
+        return "", 204  # a call no practice took
+    if request.form.get("To") != inbound.to_phone:
+        abort(403)
+    callbacks.call_ended(db.session, inbound, request.form.to_dict(), utcnow())
+    db.session.commit()
+    return "", 204
 
 
 def _inbound_of_this_call(inbound_call_id: int, *, leg: str) -> InboundCall:
