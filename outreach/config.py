@@ -35,7 +35,9 @@ class Config:
     """Settings of one running app; tests override fields through `create_app(test_config)`."""
 
     def __init__(self) -> None:
-        self.SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-change-me")
+        # Required unless the app runs on its embedded default (see `register_secret_key`).
+        self.SECRET_KEY = os.environ.get("SECRET_KEY") or None
+        self.EMBEDDED_DEFAULT = not os.environ.get("DATABASE_URL")
         self.SQLALCHEMY_DATABASE_URI = _database_url()
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.REDIS_URL = os.environ.get("REDIS_URL") or None
@@ -48,6 +50,8 @@ class Config:
         self.TWILIO_TIMEOUT = _int("TWILIO_TIMEOUT", 10)
         # Backoff between tries when Twilio answers 5xx or times out placing a call.
         self.CALL_RETRY_DELAYS_SECONDS = (1.0, 4.0, 15.0)
+        # How long the Call button waits for Twilio's answer to the create before the page answers.
+        self.CALL_CREATE_WAIT_SECONDS = float(os.environ.get("CALL_CREATE_WAIT_SECONDS", "8"))
         self.TWILIO_CONSOLE_STEP_SECONDS = float(os.environ.get("TWILIO_CONSOLE_STEP_SECONDS", "1.0"))
 
         # "inline" runs dispatched jobs synchronously (tests); "thread" runs them
@@ -65,6 +69,13 @@ class Config:
         # before this; the time limit is the last guard, generous enough for a 20 MB export.
         self.IMPORT_TIME_LIMIT_SECONDS = _int("IMPORT_TIME_LIMIT_SECONDS", 120)
         self.FEED_TIMEOUT_SECONDS = _int("FEED_TIMEOUT_SECONDS", 20)
+        # Feeds are fetched from public addresses only; these host names (comma-separated, as written in
+        # the feed URL) may be on a private network, e.g. an on-premises calendar server.
+        self.FEED_ALLOWED_PRIVATE_HOSTS = os.environ.get("FEED_ALLOWED_PRIVATE_HOSTS", "")
+        # Encrypts stored CalDAV passwords (a Fernet key: `outreach credentials-key` makes one). The
+        # embedded default keeps a generated key in instance/; with REDIS_URL (production) it must be set.
+        self.CREDENTIALS_KEY = os.environ.get("CREDENTIALS_KEY", "")
+        self.CREDENTIALS_KEY_FILE = None if self.REDIS_URL else str(INSTANCE_DIR / "credentials.key")
 
         self.BABEL_DEFAULT_LOCALE = "en"
         self.LANGUAGES = ["en", "ru"]

@@ -8,6 +8,7 @@ local times are computed at the edges with the practice's or client's zone.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from typing import Any
 
 from flask_login import UserMixin
@@ -49,6 +50,8 @@ class UTCDateTime(TypeDecorator):
         return None if value is None else value.replace(tzinfo=dt.timezone.utc)
 
 
+# Ids are `integer` columns (32-bit on PostgreSQL): a larger number names no row.
+MAX_ID = 2**31 - 1
 ROLES = ("admin", "staff", "practitioner")
 LOCALES = ("en", "ru")
 APPOINTMENT_STATUSES = ("confirmed", "tentative", "cancelled")
@@ -58,6 +61,9 @@ TASK_REASONS = ("first_visit", "returning", "open_question")
 
 
 class Practice(db.Model):
+    # A number is one practice's: inbound texts and calls are routed by it (`services.practice_numbers`).
+    __table_args__ = (Index("uq_practice_phone", "phone", unique=True),)
+
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
@@ -75,6 +81,12 @@ class Practice(db.Model):
     arrival_lead_minutes: Mapped[int] = mapped_column(Integer, default=15)
     arrival_missed_after_minutes: Mapped[int] = mapped_column(Integer, default=20)
     arrival_template: Mapped[str | None] = mapped_column(Text)
+    # Texts about a visit go out only on its local day, from this long before its start to this long after.
+    text_window_before_minutes: Mapped[int] = mapped_column(Integer, default=180, server_default="180")
+    text_window_after_minutes: Mapped[int] = mapped_column(Integer, default=60, server_default="60")
+    # Per client, whatever asks for more: at most this many texts a local day, and this far apart.
+    texts_per_client_per_day: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    texts_min_gap_minutes: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
     running_late_template: Mapped[str | None] = mapped_column(Text)
     retention_days: Mapped[int] = mapped_column(Integer, default=730)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -98,6 +110,10 @@ class Practice(db.Model):
         return f"<Practice {self.name!r}>"
 
 
+def new_session_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
 class User(UserMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id"), index=True)
@@ -106,11 +122,19 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(256))
     locale: Mapped[str | None] = mapped_column(String(8))
+    # Where Call rings a staff member or admin calling on a practitioner's behalf (E.164);
+    # a practitioner's own phone is `Practitioner.phone`.
+    phone: Mapped[str | None] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Part of every session of this user; a new one (logout, new password) ends all the others.
+    session_token: Mapped[str | None] = mapped_column(String(64), default=new_session_token)
 
     practice: Mapped[Practice] = relationship()
     practitioner: Mapped[Practitioner | None] = relationship(back_populates="user", uselist=False)
+
+    def get_id(self) -> str:  # what Flask-Login keeps in the session and the remember-me cookie
+        return f"{self.id}:{self.session_token or ''}"
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
@@ -192,7 +216,7 @@ class CalendarSource(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id"), index=True)
     practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioner.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(8))  # "file" | "feed"
+    kind: Mapped[str] = mapped_column(String(8))  # "file" | "feed" | "caldav"
     name: Mapped[str] = mapped_column(String(200))
     url: Mapped[str | None] = mapped_column(String(2000))
     # How staff type the summary in this calendar, e.g. "name - service".
@@ -204,8 +228,45 @@ class CalendarSource(db.Model):
     last_success_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Staff removed the calendar: its future visits were cancelled and feeds stop syncing.
+    removed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     practitioner: Mapped[Practitioner] = relationship()
+
+
+class CalDavCalendar(db.Model):
+    """How a "caldav" source reaches its calendar collection (the source's url): whose login, and where the sync got to.
+
+    The password is encrypted with the CREDENTIALS_KEY and never leaves the server again.
+    """
+
+    __tablename__ = "caldav_calendar"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id"), index=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("calendar_source.id"), unique=True)
+    username: Mapped[str] = mapped_column(String(300))
+    password_encrypted: Mapped[str] = mapped_column(Text)
+    # The server's RFC 6578 sync token after the last sync that was imported; None: list the ETags in full.
+    sync_token: Mapped[str | None] = mapped_column(String(1000))
+    # The mirror changed but its import did not go through: import it on the next sync even if nothing else changed.
+    import_pending: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    source: Mapped[CalendarSource] = relationship()
+
+
+class CalDavObject(db.Model):
+    """The local mirror of one calendar object resource on a CalDAV server, as last fetched."""
+
+    __tablename__ = "caldav_object"
+    __table_args__ = (UniqueConstraint("source_id", "href"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id"), index=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("calendar_source.id"))
+    href: Mapped[str] = mapped_column(String(1000))  # the path on the server
+    etag: Mapped[str | None] = mapped_column(String(300))
+    ics: Mapped[str] = mapped_column(Text)
 
 
 class ImportRun(db.Model):
@@ -218,6 +279,8 @@ class ImportRun(db.Model):
     status: Mapped[str] = mapped_column(String(16))  # "imported" | "error" | "not_modified"
     report: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Staff removed this import: the future visits it brought in were cancelled.
+    removed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     source: Mapped[CalendarSource] = relationship()
 

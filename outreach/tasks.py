@@ -33,7 +33,7 @@ def app_context() -> Iterator[Flask]:
 
 def tick() -> None:
     """Periodic work; safe to run any number of times, from any number of processes."""
-    from outreach.services import call_lists, feeds, privacy, voicemail
+    from outreach.services import caldav_sync, call_lists, feeds, privacy, voicemail
 
     send_due_texts()  # first: texts are due to the minute, and nothing else may hold them back
     with app_context() as app:
@@ -44,6 +44,8 @@ def tick() -> None:
         voicemail.delete_erased_recordings(db.session, app.extensions["twilio_gateway"], utcnow())
         for source in feeds.due_feeds(db.session, utcnow()):
             jobs.dispatch(sync_feed, source.id)
+        for source in caldav_sync.due_sources(db.session, utcnow()):
+            jobs.dispatch(sync_caldav, source.id)
 
 
 def place_call(attempt_id: int) -> None:
@@ -102,4 +104,18 @@ def sync_feed(source_id: int) -> None:
     with app_context() as app:
         source = db.session.get(CalendarSource, source_id)
         if source is not None and source.kind == "feed":
-            feeds.sync_feeds(db.session, [source], now=utcnow(), limits=ImportLimits.from_config(app.config))
+            feeds.sync_feeds(db.session, [source], now=utcnow(), limits=ImportLimits.from_config(app.config),
+                             allowed_private_hosts=feeds.allowed_private_hosts(app.config))
+
+
+def sync_caldav(source_id: int) -> None:
+    """Syncs one CalDAV calendar now (it is due, staff pressed "Sync now", or just added it)."""
+    from outreach.models import CalendarSource
+    from outreach.services import caldav_sync, credentials
+    from outreach.services.ics_import import ImportLimits
+
+    with app_context() as app:
+        source = db.session.get(CalendarSource, source_id)
+        if source is not None and source.kind == caldav_sync.KIND:
+            caldav_sync.sync_sources(db.session, [source], now=utcnow(), cipher=credentials.cipher(app.config),
+                                     limits=ImportLimits.from_config(app.config))

@@ -9,7 +9,8 @@ benchmarks can point the real SDK at a fake server (`TwilioRestGateway` with
 Failures surface as one exception type, `TwilioGatewayError`, whose `transient`
 flag tells the caller whether retrying can help. A transient failure of a
 create request does not mean Twilio did not act on it: Twilio's create is not
-idempotent, so before resending a text, callers look at `recent_messages`.
+idempotent, so before resending a text, callers look at `recent_messages`,
+and before creating a call again, at `recent_calls`.
 """
 
 from __future__ import annotations
@@ -63,6 +64,17 @@ class CallRequestResult:
 
     sid: str
     status: str
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """A call as Twilio lists it."""
+
+    sid: str
+    status: str
+    to: str
+    from_: str
+    date_created: datetime | None
 
 
 @dataclass(frozen=True)
@@ -163,6 +175,14 @@ class TwilioGateway(abc.ABC):
     @abc.abstractmethod
     def delete_recording(self, recording_sid: str) -> None:
         """Delete a recording at Twilio; one already gone counts as deleted."""
+
+    @abc.abstractmethod
+    def recent_calls(self, *, to: str, from_: str, since: datetime) -> list[CallRecord]:
+        """Calls from `from_` to `to` created at or after `since`, newest first.
+
+        Used after a timeout or 5xx on `place_call` to learn whether Twilio
+        created the call (and is ringing the phone) before asking again.
+        """
 
     @abc.abstractmethod
     def validate_signature(self, url: str, params: Mapping, signature: str | None) -> bool:
@@ -350,6 +370,17 @@ class TwilioRestGateway(TwilioGateway):
             if error.http_status != 404:
                 raise
 
+    def recent_calls(self, *, to: str, from_: str, since: datetime) -> list[CallRecord]:
+        # As for messages: a call still queued has no start time, so filter on date_created here.
+        since_utc = _as_utc(since).replace(microsecond=0)
+        with _translated_errors(f"Listing calls to {to}"):
+            calls = self._client.calls.list(to=to, from_=from_, limit=RECENT_MESSAGES_SCAN_LIMIT)
+        return [
+            CallRecord(sid=call.sid, status=call.status, to=call.to, from_=call._from, date_created=call.date_created)
+            for call in calls
+            if call.date_created is not None and call.date_created >= since_utc
+        ]
+
     def validate_signature(self, url: str, params: Mapping, signature: str | None) -> bool:
         if not signature:
             return False
@@ -398,6 +429,7 @@ class ConsoleGateway(TwilioGateway):
             maxlen=self._REMEMBERED_MESSAGES
         )
         self._sent_lock = threading.Lock()
+        self._calls: collections.deque[CallRecord] = collections.deque(maxlen=self._REMEMBERED_MESSAGES)
         self._walk_numbers = itertools.count(1)
 
     def place_call(
@@ -405,6 +437,8 @@ class ConsoleGateway(TwilioGateway):
     ) -> CallRequestResult:
         sid = _new_sid("CA")
         log.info("console: call %s from %s to %s (TwiML %s, status to %s)", sid, from_, to, url, status_callback)
+        with self._sent_lock:
+            self._calls.appendleft(CallRecord(sid, "queued", to, from_, datetime.now(timezone.utc)))
         common = {"CallSid": sid, "To": to, "From": from_, "Direction": "outbound-api"}
         answered = {"AnsweredBy": "human"} if machine_detection else {}
         self._walk(
@@ -448,9 +482,16 @@ class ConsoleGateway(TwilioGateway):
     def delete_recording(self, recording_sid: str) -> None:
         log.info("console: recording %s deleted", recording_sid)
 
+    def recent_calls(self, *, to: str, from_: str, since: datetime) -> list[CallRecord]:
+        since_utc = _as_utc(since)
+        with self._sent_lock:
+            return [call for call in self._calls
+                    if call.to == to and call.from_ == from_ and call.date_created >= since_utc]
+
     def validate_signature(self, url: str, params: Mapping, signature: str | None) -> bool:
-        # Console callbacks come from this process, not from Twilio.
-        return True
+        # Without an auth token nothing can be validated, so no webhook is believed: the console's
+        # own status changes reach the app through `status_sink`, never over HTTP.
+        return False
 
     def _walk(self, kind: str, steps: list[dict]) -> None:
         if self._status_sink is None:

@@ -20,12 +20,15 @@ from sqlalchemy import text
 from outreach import create_app
 from outreach.extensions import db
 from tests.factories import Factory
+from tests.caldav_server import RadicaleServer
 from tests.feed_server import FeedServer
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED = REPO_ROOT.parent / "shared"
+# A fixed Fernet key, so that stored CalDAV passwords decrypt in every test process.
+TEST_CREDENTIALS_KEY = "AVqL-ElIWuvqqWD7s6VrSh57PMSIT9h9iX9eAvjUvDI="
 
 
 def xdist_worker() -> str:
@@ -73,6 +76,8 @@ def base_test_config(database_url: str, tmp_path: Path) -> dict:
     return {
         "TESTING": True,
         "SECRET_KEY": "test-secret",
+        "CREDENTIALS_KEY": TEST_CREDENTIALS_KEY,
+        "CREDENTIALS_KEY_FILE": None,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "WTF_CSRF_ENABLED": False,
         "JOBS_MODE": "inline",
@@ -84,6 +89,8 @@ def base_test_config(database_url: str, tmp_path: Path) -> dict:
         "CALL_RETRY_DELAYS_SECONDS": (0.0, 0.0, 0.0),
         "PUBLIC_BASE_URL": "http://localhost",
         "SERVER_NAME": None,
+        # The loopback feed server (tests/feed_server.py) stands in for an on-premises calendar.
+        "FEED_ALLOWED_PRIVATE_HOSTS": "127.0.0.1",
     }
 
 
@@ -103,6 +110,8 @@ def app(app_config: dict) -> Iterator[Flask]:
             db.create_all()
             _schemas_created.add(url)
         yield app
+        # Its pooled connections to the fake Twilio are closed now, not whenever the collector finds them.
+        app.extensions["twilio_gateway"].close()
         db.session.remove()
         empty_all_tables()
         db.engine.dispose()
@@ -130,6 +139,7 @@ def another_app(app: Flask, app_config: dict):
 
     yield build
     for second in built:
+        second.extensions["twilio_gateway"].close()
         with second.app_context():
             db.engine.dispose()
 
@@ -286,6 +296,8 @@ class Workers:
             TWILIO_API_URL=self.config.get("TWILIO_API_URL", ""),
             TWILIO_CONSOLE_STEP_SECONDS="0",
             SECRET_KEY=self.config["SECRET_KEY"],
+            FEED_ALLOWED_PRIVATE_HOSTS=self.config.get("FEED_ALLOWED_PRIVATE_HOSTS", ""),
+            CREDENTIALS_KEY=self.config["CREDENTIALS_KEY"],
         )
         return env
 
@@ -336,6 +348,15 @@ def rq_workers(rq_config: dict, tmp_path: Path) -> Iterator[Workers]:
 def feed_server() -> Iterator[FeedServer]:
     """A calendar feed served over HTTP on loopback; the test sets what it answers."""
     server = FeedServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RadicaleServer]:
+    """A real CalDAV server (Radicale) on loopback; each test makes its own calendars in it."""
+    server = RadicaleServer(tmp_path_factory.mktemp("radicale"))
+    server.start()
     yield server
     server.stop()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.models import Appointment, CalendarSource, CallList, CallTask, Client, Practice, Practitioner, User
@@ -19,14 +20,21 @@ class Factory:
         self.session = session
 
     def practice(self, name: str | None = None, *, timezone: str = "America/New_York", locale: str = "en",
-                 phone: str = "+12025550100", **settings) -> Practice:
+                 phone: str | None = None, **settings) -> Practice:
         practice = accounts.create_practice(
-            self.session, name=name or f"Practice {next(_sequence)}", timezone=timezone, locale=locale, phone=phone
+            self.session, name=name or f"Practice {next(_sequence)}", timezone=timezone, locale=locale,
+            phone=phone or self._free_practice_phone(),
         )
         for column, value in settings.items():
             setattr(practice, column, value)
         self.session.commit()
         return practice
+
+    def _free_practice_phone(self) -> str:
+        """+1 202-555-0100 for the first practice; further ones from 0600 on (a number is one practice's)."""
+        taken = set(self.session.scalars(select(Practice.phone)))
+        candidates = ("+12025550100", *(f"+1202555{n:04d}" for n in range(600, 700)))
+        return next(number for number in candidates if number not in taken)
 
     def user(self, practice: Practice, *, role: str = "staff", email: str | None = None,
              full_name: str = "Pat Example", **extra) -> User:

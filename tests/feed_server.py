@@ -16,6 +16,7 @@ class FeedServer:
         self.last_modified: str | None = None
         self.delay_seconds = 0.0
         self.send_length = True
+        self.location: str | None = None  # where a 3xx status redirects to
         self.requests: list[dict[str, str]] = []
         feed = self
 
@@ -24,6 +25,11 @@ class FeedServer:
                 feed.requests.append(dict(self.headers))
                 if feed.delay_seconds:
                     time.sleep(feed.delay_seconds)
+                if feed.location and 300 <= feed.status < 400:
+                    self.send_response(feed.status)
+                    self.send_header("Location", feed.location)
+                    self.end_headers()
+                    return
                 if feed.status != 200:
                     self.send_error(feed.status)
                     return

@@ -31,7 +31,7 @@ NEW_YORK = dt.timezone(dt.timedelta(hours=-5))  # EST: the fixed dates below are
 # A Tuesday morning in New York; Anna's visit is at 10:30, her text due at 10:15.
 MORNING = dt.datetime(2026, 12, 1, 10, 0, tzinfo=NEW_YORK)
 VISIT_AT = dt.datetime(2026, 12, 1, 10, 30, tzinfo=NEW_YORK)
-ANNA_TEXT = "Hi Anna, this is Glen from Smile Dental — I'll be with you in about 15 minutes."
+ANNA_TEXT = "Hi Anna, this is Glen from Smile Dental. I'll be with you in about 15 minutes."
 
 
 @dataclass
@@ -80,6 +80,17 @@ def audit_actions(notification_id: int) -> list[str]:
     return db.session.scalars(select(AuditEvent.action).where(AuditEvent.object_type == "Notification",
                                                                AuditEvent.object_id == notification_id)
                               .order_by(AuditEvent.id)).all()
+
+
+def midday_zone(now: dt.datetime) -> str:
+    """A zone where `now` is around midday: outside quiet hours, mid visit-day, at any real hour."""
+    offset = 12 - now.hour  # Etc/GMT zones name the offset with the opposite sign
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
+
+
+def practice_at_midday(make, now: dt.datetime) -> Practice:
+    """Smile Dental where `now` is around midday (tests that need Twilio's real clock run at any hour)."""
+    return make.practice("Smile Dental", phone=PRACTICE_PHONE, timezone=midday_zone(now))
 
 
 @pytest.fixture
@@ -183,8 +194,9 @@ def test_a_new_lead_time_replaces_the_pending_text(app, make, morning):
 # --- sending ---------------------------------------------------------------------------------------
 
 
-def test_a_due_text_is_sent_once_with_its_status_callback(quiet_fake, app, make, clock_file):
+def test_a_due_text_is_sent_once_with_its_status_callback(quiet_fake, app, make, morning):
     visit = book_visit(make, VISIT_AT)
+    clock_file = morning
     set_clock(clock_file, VISIT_AT - dt.timedelta(minutes=15))
     assert dispatch(app) == {"sent": 1}
     assert dispatch(app) == {}
@@ -199,8 +211,9 @@ def test_a_due_text_is_sent_once_with_its_status_callback(quiet_fake, app, make,
     assert audit_actions(text.id) == ["notification.planned", "notification.sent"]
 
 
-def test_nothing_is_sent_before_its_time_and_a_text_too_late_is_missed(quiet_fake, app, make, clock_file):
+def test_nothing_is_sent_before_its_time_and_a_text_too_late_is_missed(quiet_fake, app, make, morning):
     visit = book_visit(make, VISIT_AT)
+    clock_file = morning
     set_clock(clock_file, VISIT_AT - dt.timedelta(minutes=16))
     assert dispatch(app) == {}
     set_clock(clock_file, VISIT_AT - dt.timedelta(minutes=15) + dt.timedelta(minutes=21))
@@ -247,7 +260,7 @@ def test_no_automatic_text_in_the_clients_quiet_hours_but_on_my_way_goes(quiet_f
     assert response.status_code == 302
     [on_my_way] = [t for t in texts_of(visit.appointment.id) if t.kind == "on_my_way"]
     assert on_my_way.status == "queued"
-    assert on_my_way.body == "Hi Anna, this is Glen from Smile Dental — I'll be with you in about 10 minutes."
+    assert on_my_way.body == "Hi Anna, this is Glen from Smile Dental. I'll be with you in about 10 minutes."
 
 
 def test_no_text_to_an_opted_out_client_or_an_invalid_number(quiet_fake, app, make, morning):
@@ -275,7 +288,8 @@ def test_after_a_5xx_the_text_is_resent_only_once_twilio_has_no_record_of_it(qui
     # Twilio's clock is the real one: pin ours near it.
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     set_clock(clock_file, now - dt.timedelta(minutes=20))
-    visit = book_visit(make, now)
+    practice = practice_at_midday(make, now)
+    visit = book_visit(make, now, practice=practice, timezone=practice.timezone)
     quiet_fake.fail_next(http_status=500)
     set_clock(clock_file, now - dt.timedelta(minutes=15))
     assert dispatch(app) == {"unconfirmed": 1}
@@ -296,7 +310,8 @@ def test_after_a_5xx_the_text_is_resent_only_once_twilio_has_no_record_of_it(qui
 def test_a_message_twilio_accepted_despite_an_error_is_adopted_not_resent(quiet_fake, app, make, clock_file):
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     set_clock(clock_file, now - dt.timedelta(minutes=20))
-    visit = book_visit(make, now)
+    practice = practice_at_midday(make, now)
+    visit = book_visit(make, now, practice=practice, timezone=practice.timezone)
     quiet_fake.fail_next(http_status=500, accept_then_error=True)
     set_clock(clock_file, now - dt.timedelta(minutes=15))
     assert dispatch(app) == {"sent": 1}
@@ -430,8 +445,8 @@ def test_help_is_answered_with_the_practices_contact_and_replies_are_idempotent(
     assert (reply.kind, reply.body, reply.appointment_id) == ("reply", "Gate code is 1234", sent_text.appointment.id)
     assert db.session.scalar(select(func.count()).select_from(InboundMessage)) == 2
     assert db.session.get(Client, sent_text.client.id).opted_out_at is None
-    # A text to a number no practice has is acknowledged and dropped.
-    assert fake_twilio.send_inbound_sms(inbound, from_=ANNA_PHONE, to="+12025550177", body="hi") == 200
+    # A text to a number no practice has is logged and refused.
+    assert fake_twilio.send_inbound_sms(inbound, from_=ANNA_PHONE, to="+12025550177", body="hi") == 404
 
 
 # --- pages ---------------------------------------------------------------------------------------------
@@ -474,7 +489,7 @@ def test_visits_of_another_practice_are_not_found(app, make, morning, client, au
     assert "Anna" not in client.get("/today").get_data(as_text=True)
     for response in (client.get(f"/appointments/{visit.appointment.id}"),
                      client.post(f"/appointments/{visit.appointment.id}/on-my-way", data={"eta_minutes": "5"}),
-                     client.post(f"/appointments/{visit.appointment.id}/running-late", data={"eta_minutes": "5"})):
+                     client.post(f"/appointments/{visit.appointment.id}/running-late", data={"minutes_late": "5"})):
         assert response.status_code == 404
     assert [t.status for t in texts_of(visit.appointment.id)] == ["pending"]
 
@@ -503,13 +518,14 @@ def test_running_late_apologises_with_the_new_time(quiet_fake, app, make, mornin
     visit = book_visit(make, VISIT_AT)
     set_clock(morning, VISIT_AT - dt.timedelta(minutes=5))
     auth.login("glen@example.com")
+    # 20 minutes late: from the visit's 10:30, not from now.
     assert client.post(f"/appointments/{visit.appointment.id}/running-late",
-                       data={"eta_minutes": "25"}).status_code == 302
+                       data={"minutes_late": "20"}).status_code == 302
     assert client.post(f"/appointments/{visit.appointment.id}/running-late",
-                       data={"eta_minutes": "0"}, follow_redirects=True).status_code == 200
+                       data={"minutes_late": "0"}, follow_redirects=True).status_code == 200
     late = [t for t in texts_of(visit.appointment.id) if t.kind == "running_late"]
     assert [t.body for t in late] == [
-        "Hi Anna, this is Glen from Smile Dental. Sorry, I'm running late — I'll be with you at about 10:50 AM."]
+        "Hi Anna, this is Glen from Smile Dental. Sorry, I'm running late: I'll be with you at about 10:50 AM."]
     assert late[0].status == "queued"
     assert "I'll be with you at about 10:50 AM" in client.get(f"/appointments/{visit.appointment.id}").get_data(
         as_text=True).replace("&#39;", "'")
@@ -525,7 +541,7 @@ def test_the_admin_words_the_texts_with_a_preview(app, make, morning, client, au
     auth.login("admin@example.com")
 
     page = client.get("/settings/texts").get_data(as_text=True)
-    assert "Hi Anna, this is Glen from Smile Dental — I&#39;ll be with you in about 15 minutes." in page
+    assert "Hi Anna, this is Glen from Smile Dental. I&#39;ll be with you in about 15 minutes." in page
     assert "Здравствуйте, Anna! Это Glen из Smile Dental" in page
 
     wording = {"arrival_template": "{client}: {practitioner} arrives in {minutes} min.", "action": "preview"}

@@ -33,4 +33,4 @@ def test_on_my_way_from_the_today_page(fake_twilio, live_server, page, clock_fil
     assert visit.locator("li.text[data-kind=arrival] .badge").inner_text() == "cancelled"
     assert visit.locator("li.text[data-kind=on_my_way] .badge").inner_text() == "delivered"
     [create] = create_requests(fake_twilio, ANNA_PHONE)
-    assert create.form_value("Body") == "Hi Anna, this is Glen from Smile Dental — I'll be with you in about 7 minutes."
+    assert create.form_value("Body") == "Hi Anna, this is Glen from Smile Dental. I'll be with you in about 7 minutes."

@@ -28,7 +28,8 @@ from outreach.extensions import db
 from outreach.models import AuditEvent, Client, Notification, Practitioner
 from outreach.services import arrival_texts
 from tests.test_arrival_texts import (
-    ANNA_PHONE, ANNA_TEXT, NEW_YORK, PRACTICE_PHONE, book_visit, create_requests, messages_received, texts_of,
+    ANNA_PHONE, ANNA_TEXT, NEW_YORK, PRACTICE_PHONE, book_visit, create_requests, messages_received, midday_zone,
+    practice_at_midday, texts_of,
 )
 
 pytestmark = [pytest.mark.redis]
@@ -71,12 +72,13 @@ def tick() -> None:
     jobs.dispatch(tasks.send_due_texts)
 
 
-def book_many(make, numbers: list[str], starts_at: dt.datetime) -> None:
-    """Visits at `starts_at` with Glen of Smile Dental, at the places of clients with these numbers."""
+def book_many(make, numbers: list[str], starts_at: dt.datetime, *, zone: str = "America/New_York") -> None:
+    """Visits at `starts_at` with Glen of Smile Dental (in `zone`, as are the clients), at the places of clients
+    with these numbers."""
     glen = db.session.scalar(select(Practitioner)) or make.practitioner(
-        make.practice("Smile Dental", phone=PRACTICE_PHONE), email="glen@example.com")
-    visits = [make.appointment(glen, make.client(glen.practice, full_name=f"Client {n}", phone=number), starts_at,
-                               at_client_place=True) for n, number in enumerate(numbers)]
+        make.practice("Smile Dental", phone=PRACTICE_PHONE, timezone=zone), email="glen@example.com")
+    visits = [make.appointment(glen, make.client(glen.practice, full_name=f"Client {n}", phone=number, timezone=zone),
+                               starts_at, at_client_place=True) for n, number in enumerate(numbers)]
     arrival_texts.plan_arrival_texts(db.session, [visit.id for visit in visits], utcnow())
     db.session.commit()
 
@@ -100,11 +102,11 @@ def assert_each_received_exactly_once(app, fake_twilio, numbers: list[str]) -> N
 
 
 def test_texts_go_out_at_their_moments_and_their_delivery_comes_back(workers, clock_file, fake_twilio, make, app):
-    practice = make.practice("Smile Dental", phone=PRACTICE_PHONE)
+    practice = practice_at_midday(make, utcnow())  # the real clock: RQ's scheduler fires on time
     soon = utcnow() + dt.timedelta(minutes=15, seconds=8)
     # Due 8, 10 and 12 seconds from now: one scheduled job, each text sent at its own moment.
     visits = [book_visit(make, soon + dt.timedelta(seconds=2 * n), practice=practice, email=f"g{n}@example.com",
-                         client_phone=f"+1202555014{n}") for n in range(3)]
+                         client_phone=f"+1202555014{n}", timezone=practice.timezone) for n in range(3)]
     workers.start(1)
     tick()  # schedules the sends; RQ's scheduler starts them at the first one's moment
 
@@ -118,7 +120,10 @@ def test_texts_go_out_at_their_moments_and_their_delivery_comes_back(workers, cl
 
 
 def test_a_visit_cancelled_by_a_reimport_gets_no_text(workers, clock_file, fake_twilio, make, app):
-    visit = book_visit(make, utcnow() + dt.timedelta(minutes=15, seconds=6))
+    practice = practice_at_midday(make, utcnow())
+    # Due 20 seconds from now: time for a loaded machine to schedule the send before it is due.
+    visit = book_visit(make, utcnow() + dt.timedelta(minutes=15, seconds=20), practice=practice,
+                       timezone=practice.timezone)
     [worker] = workers.start(1)
     connection = redis.Redis.from_url(workers.config["REDIS_URL"])
     scheduled = ScheduledJobRegistry(jobs.QUEUE_NAME, connection=connection)
@@ -228,7 +233,7 @@ def test_a_worker_killed_mid_batch_sends_every_text_exactly_once(workers, clock_
     fake_twilio.auto_callbacks = False  # only asking Twilio can tell what the dead worker sent
     fake_twilio.latency = 0.3  # each send takes a while: the kill lands mid-send
     clients = phone_numbers(40)
-    book_many(make, clients, now + dt.timedelta(minutes=15))
+    book_many(make, clients, now + dt.timedelta(minutes=15), zone=midday_zone(now))
     [worker] = workers.start(1)
     tick()
 
@@ -302,9 +307,9 @@ def test_a_redis_restart_during_dispatch_loses_and_doubles_nothing(fake_twilio, 
     fake_twilio.auto_callbacks = False
     fake_twilio.latency = 0.2
     due_now, due_soon = phone_numbers(40), phone_numbers(10, first=3000)
-    book_many(make, due_now, now + dt.timedelta(minutes=15))
+    book_many(make, due_now, now + dt.timedelta(minutes=15), zone=midday_zone(now))
     # Due half a minute later: the tick schedules these in Redis, which is about to forget them.
-    book_many(make, due_soon, now + dt.timedelta(minutes=15, seconds=30))
+    book_many(make, due_soon, now + dt.timedelta(minutes=15, seconds=30), zone=midday_zone(now))
     workers.start(2)
     tick()
 

@@ -419,7 +419,7 @@ def test_english_visit_phrase():
 def test_script_speaks_the_clients_language_else_the_practices(make):
     practice = make.practice("Клиника", timezone="Europe/Moscow", locale="ru")
     glen = make.practitioner(practice, full_name="Глеб Горобцов", preferred_name="Глеб")
-    anna = make.client(practice, full_name="Анна Петрова")
+    anna = make.client(practice, full_name="Анна Петрова", phone="+74951112233")
     john = make.client(practice, full_name="John Smith", locale="en", timezone="Europe/London")
     tuesday_2pm = at(day_of_week(1), "14:00", ZoneInfo("Europe/Moscow"))
     now = at(SATURDAY_BEFORE, "09:00", ZoneInfo("Europe/Moscow"))
@@ -589,7 +589,8 @@ def test_russian_practice_page_shows_russian_scripts(make, client, auth, clock_f
     moscow = ZoneInfo("Europe/Moscow")
     practice = make.practice("Клиника Улыбка", timezone="Europe/Moscow", locale="ru", phone="+74951234567")
     gleb = make.practitioner(practice, full_name="Глеб Горобцов", preferred_name="Глеб", email="gleb@example.ru")
-    make.appointment(gleb, make.client(practice, full_name="Анна Петрова"), at(day_of_week(1), "14:00", moscow))
+    make.appointment(gleb, make.client(practice, full_name="Анна Петрова", phone="+74951112233"),
+                     at(day_of_week(1), "14:00", moscow))
     set_clock(clock_file, at(SATURDAY_BEFORE, "12:00", moscow))
     call_lists.build_call_lists(db.session, practice, call_lists.parse_week(WEEK), now=at(SATURDAY_BEFORE, "09:00"))
     db.session.commit()

@@ -42,11 +42,17 @@ def test_a_call_rings_the_practitioner_then_connects_the_client(calling, client,
     create = next(r for r in fake_twilio.requests if r.method == "POST" and r.path.endswith("/Calls.json"))
     assert create.form_value("To") == PRACTITIONER_PHONE
     assert create.form_value("From") == PRACTICE_PHONE
+    assert create.form_value("MachineDetection") == "Enable"
     voice = next(c for c in fake_twilio.callbacks if c.kind == "voice")
     assert voice.status == 200
-    assert "Connecting you to Anna Petrova, first visit Tuesday at 2:00" in voice.response_body
-    assert f'callerId="{PRACTICE_PHONE}"' in voice.response_body
-    assert CLIENT_PHONE in voice.response_body
+    # He is asked first: only his pressing 1 dials Anna.
+    assert "Call to Anna Petrova, first visit Tuesday at 2:00" in voice.response_body
+    assert "Press 1 to be connected to Anna Petrova." in voice.response_body
+    assert '<Gather action="http://127.0.0.1' in voice.response_body and CLIENT_PHONE not in voice.response_body
+    pressed = next(c for c in fake_twilio.callbacks if c.kind == "gather")
+    assert pressed.params["Digits"] == "1" and pressed.status == 200
+    assert f'callerId="{PRACTICE_PHONE}"' in pressed.response_body
+    assert CLIENT_PHONE in pressed.response_body
 
     attempt = _attempt(calling.id)
     assert attempt.call_sid.startswith("CA")
@@ -78,10 +84,11 @@ def test_an_invalid_number_becomes_a_readable_message_not_an_error_page(calling,
     fake_twilio.rule(PRACTITIONER_PHONE, error_code=21211)
     response = client.post(f"/tasks/{calling.id}/call", follow_redirects=True)
     assert response.status_code == 200
-    assert "not a valid phone number" in response.get_data(as_text=True)
+    refused = "Your phone number +1 202-555-0150 was refused by Twilio: check it on My settings."
+    assert refused in response.get_data(as_text=True)
     attempt = _attempt(calling.id)
     assert attempt.status == "failed"
-    assert "not a valid phone number" in attempt.error
+    assert attempt.error == refused
 
 
 def test_twilio_failing_once_is_retried_and_the_call_goes_through(calling, client, fake_twilio):
@@ -144,7 +151,7 @@ def test_no_phone_on_file_gets_a_clear_message_instead_of_a_call(calling, client
     practitioner.phone = None
     db.session.commit()
     response = client.post(f"/tasks/{calling.id}/call", follow_redirects=True)
-    assert "Add your phone number first" in response.get_data(as_text=True)
+    assert "You have no phone number set: add yours on My settings." in response.get_data(as_text=True)
     assert not [r for r in fake_twilio.requests if r.path.endswith("/Calls.json")]
 
 
@@ -194,9 +201,11 @@ def test_a_russian_practice_hears_the_whisper_in_russian(make, app):
     attempt = CallAttempt(practice_id=practice.id, task_id=make.call_task(visit).id)
     db.session.add(attempt)
     db.session.commit()
-    twiml = calls.voice_twiml(attempt, base_url="https://outreach.example.com")
+    twiml = calls.voice_twiml(db.session, attempt, base_url="https://outreach.example.com", answered_by="human",
+                              now=dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.timezone.utc))
     assert 'language="ru-RU"' in twiml
-    assert "Соединяю с клиентом Анна Петрова, первый визит во вторник в 14:00." in twiml
+    assert ("Звонок клиенту Анна Петрова, первый визит во вторник в 14:00. "
+            "Нажмите 1, чтобы соединиться с клиентом Анна Петрова.") in twiml
 
 
 def test_questions_and_notes_show_on_the_visit_page(calling, client):

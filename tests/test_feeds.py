@@ -14,6 +14,7 @@ from outreach.services.ics_import import ImportLimits
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 LIMITS = ImportLimits(feed_timeout_seconds=2)
+LOOPBACK = ("127.0.0.1",)  # the feed server stands in for an on-premises calendar server
 
 
 @pytest.fixture
@@ -23,7 +24,8 @@ def practitioner(make):
 
 @pytest.fixture
 def feed(practitioner, feed_server):
-    source = feeds.add_feed(db.session, practitioner, feed_server.url, "Front desk calendar")
+    source = feeds.add_feed(db.session, practitioner, feed_server.url, "Front desk calendar",
+                            allowed_private_hosts=LOOPBACK)
     db.session.commit()
     return source
 
@@ -38,7 +40,7 @@ def calendar(*visits: tuple[str, str]) -> bytes:
 
 
 def sync(source, *, now: dt.datetime = NOW, limits: ImportLimits = LIMITS):
-    report = feeds.sync_feed(db.session, source, now=now, limits=limits)
+    report = feeds.sync_feed(db.session, source, now=now, limits=limits, allowed_private_hosts=LOOPBACK)
     db.session.commit()
     return report
 
@@ -140,7 +142,7 @@ def test_due_feeds_are_those_not_tried_within_their_interval(make, practitioner)
 def test_sync_due_feeds_reports_each_feed(make, practitioner, feed, feed_server):
     feed_server.body = calendar(("a", "20260305T150000Z"))
     broken = make.source(practitioner, kind="feed", url="http://127.0.0.1:9/nothing-listens-here.ics")
-    reports = feeds.sync_due_feeds(db.session, NOW, LIMITS)
+    reports = feeds.sync_due_feeds(db.session, NOW, LIMITS, allowed_private_hosts=LOOPBACK)
     assert [(report.source_id, report.status) for report in reports] == [(feed.id, "imported"),
                                                                         (broken.id, "error")]
     db.session.expire_all()
@@ -157,3 +159,36 @@ def test_webcal_addresses_are_downloaded_over_https():
 def test_only_web_addresses_can_be_added_as_feeds(practitioner, url):
     with pytest.raises(feeds.FeedError, match="is not a calendar feed address"):
         feeds.add_feed(db.session, practitioner, url)
+
+
+# --- Feeds come from public addresses only ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:8080/cal.ics", "http://localhost/cal.ics", "webcal://169.254.169.254/latest/meta-data",
+    "http://10.0.0.7/cal.ics", "http://192.168.1.1/cal.ics", "http://[::1]/cal.ics", "http://0.0.0.0/cal.ics",
+    "http://224.0.0.1/cal.ics", "http://[::ffff:127.0.0.1]/cal.ics", "http://100.64.0.1/cal.ics",
+])
+def test_a_feed_at_an_internal_address_is_refused(practitioner, url):
+    with pytest.raises(feeds.FeedError, match="inside a network"):
+        feeds.add_feed(db.session, practitioner, url)
+
+
+def test_an_internal_address_is_refused_at_download_time_too(practitioner, feed_server):
+    """A feed stored before the check (or whose name now resolves inside) is not fetched either."""
+    feed_server.body = calendar(("a", "20260305T150000Z"))
+    source = feeds.add_feed(db.session, practitioner, "https://calendar.example.com/a.ics")
+    source.url = feed_server.url.replace("127.0.0.1", "localhost")
+    db.session.commit()
+    report = sync(source)
+    assert report.status == "error" and "inside a network" in source.last_error
+    assert feed_server.requests == []
+
+
+def test_a_redirect_to_an_internal_address_is_not_followed(feed, feed_server):
+    """The allowed on-premises server redirects to another internal name: that connection is refused."""
+    feed_server.status = 302
+    feed_server.location = feed_server.url.replace("127.0.0.1", "localhost") + "?again"
+    report = sync(feed)
+    assert report.status == "error" and "inside a network" in feed.last_error
+    assert len(feed_server.requests) == 1

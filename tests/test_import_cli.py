@@ -48,13 +48,18 @@ def test_json_prints_one_report_per_file_and_fails_when_any_file_fails(runner, p
                  "--json")
     assert result.exit_code == 1
     first, second = [json.loads(line) for line in result.output.splitlines()]
+    # The keys scripts read stay as they were; the report names skipped events and the window beside them.
     assert first == {"file": str(visits), "status": "imported", "error": None, "occurrences": 2, "created": 2,
                      "updated": 0, "cancelled": 0, "unchanged": 0,
-                     "skipped": [{"uid": "v3", "reason": "no start time (DTSTART)"}], "needs_attention": 1}
+                     "skipped": [{"uid": "v3", "reason": "it has no start time", "title": "No start", "date": None,
+                                  "problem": "no_start", "detail": None, "line": 16}],
+                     "needs_attention": 1, "events": 2, "before_window": 0, "after_window": 0,
+                     "window_start": "2030-01-01", "window_end": "2030-12-31"}
     assert second == {"file": str(notes), "status": "error",
                       "error": "this is not an iCalendar file: it has no BEGIN:VCALENDAR or BEGIN:VEVENT",
                       "occurrences": 0, "created": 0, "updated": 0, "cancelled": 0, "unchanged": 0, "skipped": [],
-                      "needs_attention": 0}
+                      "needs_attention": 0, "events": 0, "before_window": 0, "after_window": 0,
+                      "window_start": None, "window_end": None}
     assert list(first) == list(ImportReport.JSON_KEYS)
     # The good file was committed although the next one failed.
     db.session.expire_all()
@@ -69,8 +74,17 @@ def test_a_second_run_reports_everything_unchanged_and_exits_zero(runner, practi
     result = run(runner, "import-ics", str(visits), "--practitioner", "GLEN@example.com", *WINDOW)
     assert result.exit_code == 0
     summary = (f"{visits}: 2 appointments in the window: 0 new, 0 updated, 0 cancelled, 2 unchanged; "
-               "1 without a recognisable client; 1 events skipped")
-    assert result.output.splitlines() == [summary, "  skipped v3: no start time (DTSTART)"]
+               "1 without a recognisable client; 1 event skipped")
+    assert result.output.splitlines() == [summary, "  skipped 'No start': it has no start time"]
+
+
+def test_a_file_of_old_history_says_why_nothing_was_imported(runner, practitioner, files):
+    visits, _ = files
+    result = run(runner, "import-ics", str(visits), "--practitioner", "glen@example.com",
+                 "--window-start", "2031-01-01", "--window-end", "2031-12-31")
+    assert result.output.splitlines()[1] == (
+        "  Nothing was imported: all 2 events are before Wed 1 Jan 2031, the start of the import window; "
+        "import older history with --window-start.")
 
 
 def test_the_window_limits_what_is_imported(runner, practitioner, files):

@@ -51,7 +51,7 @@ def test_staff_upload_a_calendar_and_get_a_report_per_file(staff, client):
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "week.ics" in page and "2 created" in page
-    assert "1 need a client" in page
+    assert "1 needs a client" in page
     assert "notes.txt" in page and "Not imported" in page
     assert db.session.scalar(db.select(db.func.count()).select_from(Appointment)) == 2
 
@@ -111,3 +111,15 @@ def test_a_feed_that_fails_keeps_its_appointments_and_shows_the_last_good_sync(s
     db.session.expire_all()
     assert db.session.scalar(db.select(db.func.count()).select_from(Appointment).where(
         Appointment.status != "cancelled")) == 2
+
+
+def test_the_visits_that_need_a_client_are_paged_not_cut_off(staff, client):
+    events = "".join(f"BEGIN:VEVENT\r\nUID:nobody-{n}\r\nDTSTAMP:20261101T000000Z\r\n"
+                     f"DTSTART;TZID=America/New_York:202612{n // 10 + 1:02d}T{9 + n % 10:02d}0000\r\n"
+                     f"SUMMARY:Walk-in {n:02d}\r\nEND:VEVENT\r\n" for n in range(60))
+    _upload(client, staff, ("walk-ins.ics", f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\n{events}END:VCALENDAR\r\n".encode()))
+    first = client.get("/imports").get_data(as_text=True)
+    assert "Walk-in 00" in first and "Walk-in 49" in first and "Walk-in 50" not in first
+    assert "Page 1 of 2" in first and "60 in all" in first
+    second = client.get("/imports?page=2").get_data(as_text=True)
+    assert "Walk-in 50" in second and "Walk-in 59" in second and "Walk-in 49" not in second

@@ -569,3 +569,15 @@ def test_a_past_visit_can_be_marked_from_its_page(client, auth, make):
                 headers={"Referer": f"/appointments/{past.id}"})
     db.session.refresh(past)
     assert past.visit_outcome == "no_show"
+
+
+def test_the_figures_include_the_week_being_called_for_by_default(make, client, auth, clock_file):
+    practice = make.practice("Smile Dental")
+    make.user(practice, role="admin", email="boss@example.com")
+    auth.login("boss@example.com")
+    set_clock(clock_file, dt.datetime(2026, 12, 2, 17, tzinfo=UTC))  # Wednesday of 2026-W49
+    assert "2026-W38 to 2026-W49" in client.get("/outcomes").get_data(as_text=True)
+    assert "2026-W24 to 2026-W49" in client.get("/outcomes/report").get_data(as_text=True)
+    # On Saturday the practitioners call next week's list: its calls count at once.
+    set_clock(clock_file, dt.datetime(2026, 12, 5, 15, tzinfo=UTC))
+    assert "2026-W39 to 2026-W50" in client.get("/outcomes").get_data(as_text=True)

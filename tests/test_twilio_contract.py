@@ -42,11 +42,15 @@ from outreach.testing.fake_twilio import FakeTwilio
 from outreach.twilio_gateway import TwilioGatewayError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SPEC_PATH = REPO_ROOT.parent / "shared" / "twilio-oai" / "twilio_api_v2010.yaml"
+# Beside the repository; a git worktree one level deeper (e.g. wt/<branch>) finds it beside its parent.
+SPEC_PATH = next((candidate for candidate in (REPO_ROOT.parent / "shared" / "twilio-oai" / "twilio_api_v2010.yaml",
+                                              REPO_ROOT.parent.parent / "shared" / "twilio-oai" / "twilio_api_v2010.yaml")
+                  if candidate.exists()), REPO_ROOT.parent / "shared" / "twilio-oai" / "twilio_api_v2010.yaml")
 TWILIO_API_HOST = "https://api.twilio.com"
 ACCOUNT_PATH = "/2010-04-01/Accounts/{AccountSid}"
 OPERATIONS_UNDER_TEST = [
     (f"{ACCOUNT_PATH}/Calls.json", "post"),
+    (f"{ACCOUNT_PATH}/Calls.json", "get"),
     (f"{ACCOUNT_PATH}/Calls/{{Sid}}.json", "get"),
     (f"{ACCOUNT_PATH}/Messages.json", "post"),
     (f"{ACCOUNT_PATH}/Messages.json", "get"),
@@ -190,6 +194,32 @@ def test_calls_create_and_fetch_match_the_spec(twilio_api, fake, gateway, webhoo
     ]
     assert [r.response["status"] for r in records[2:]] == ["completed", "busy", "busy"]
     assert_matches_spec(twilio_api, records)
+
+
+def test_a_screened_call_and_the_list_of_calls_match_the_spec(twilio_api, fake, gateway, webhooks):
+    """The caller's leg asks "press 1" (<Gather>) before the <Dial>; calls are listed to find one created
+    by a create whose answer was lost."""
+    gather_url = f"{webhooks.base_url}/voice"  # where the fake posts the key pressed
+    webhooks.twiml = (f'<Response><Gather numDigits="1" action="{gather_url}" actionOnEmptyResult="true">'
+                      f'<Say>Press 1</Say></Gather><Hangup/></Response>')
+    first = gateway.place_call(to=AGENT_NUMBER, from_=AGENCY_NUMBER, url=f"{webhooks.base_url}/voice",
+                               status_callback=f"{webhooks.base_url}/status", machine_detection=True)
+    assert fake.wait_idle()
+    [gathered] = [c for c in fake.callbacks if c.kind == "gather"]
+    assert gathered.params["Digits"] == "1" and gathered.params["CallSid"] == first.sid
+
+    fake.scenario(AGENT_NUMBER, "completed", answered_by="machine_start")
+    second = gateway.place_call(to=AGENT_NUMBER, from_=AGENCY_NUMBER, url=f"{webhooks.base_url}/voice",
+                                status_callback=f"{webhooks.base_url}/status", machine_detection=True)
+    assert fake.wait_idle()
+    # A machine presses nothing: the action hears no Digits.
+    assert "Digits" not in [c for c in fake.callbacks if c.kind == "gather"][-1].params
+
+    found = gateway.recent_calls(to=AGENT_NUMBER, from_=AGENCY_NUMBER,
+                                 since=datetime.now(timezone.utc) - timedelta(minutes=1))
+    assert [call.sid for call in found] == [second.sid, first.sid]
+    assert gateway.recent_calls(to=CLIENT_NUMBER, from_=AGENCY_NUMBER, since=datetime(2000, 1, 1)) == []
+    assert_matches_spec(twilio_api, fake.requests)
 
 
 def test_messages_create_fetch_and_list_match_the_spec(twilio_api, fake, gateway, webhooks):

@@ -1,7 +1,7 @@
 """Closing the loop: inbound calls, recordings, call-back and voicemail-drop settings
 
 Revision ID: callback_0001
-Revises: d660e01931dd
+Revises: ui_desk_0001
 Create Date: 2026-12-02 05:40:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "callback_0001"
-down_revision = "d660e01931dd"
+down_revision = "ui_desk_0001"
 branch_labels = None
 depends_on = None
 

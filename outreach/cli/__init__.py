@@ -9,9 +9,9 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup
 
-from outreach.cli import accounts, call_lists, demo, imports, notifications, ops, outcomes
+from outreach.cli import accounts, call_lists, demo, imports, notifications, ops, outcomes, removals
 
-AREAS = (accounts, demo, ops, imports, call_lists, notifications, outcomes)
+AREAS = (accounts, demo, ops, imports, removals, call_lists, notifications, outcomes)
 
 
 def register_commands(app: Flask) -> None:
@@ -20,9 +20,12 @@ def register_commands(app: Flask) -> None:
 
 
 def _create_app() -> Flask:
-    from outreach import create_app
+    from outreach import MissingSecretKey, create_app
 
-    return create_app()
+    try:
+        return create_app()
+    except MissingSecretKey as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)

@@ -3,7 +3,8 @@ import click
 from flask.cli import with_appcontext
 
 from outreach.extensions import db
-from outreach.models import LOCALES, ROLES
+from outreach.cli.options import Fits
+from outreach.models import LOCALES, ROLES, Practice, Practitioner, User
 from outreach.services import accounts
 
 
@@ -13,11 +14,12 @@ def register(cli: click.Group) -> None:
 
 
 @click.command("add-practice")
-@click.option("--name", required=True)
-@click.option("--timezone", required=True, help="IANA name, e.g. Europe/Moscow")
+@click.option("--name", required=True, type=Fits(Practice.name))
+@click.option("--timezone", required=True, type=Fits(Practice.timezone), help="IANA name, e.g. Europe/Moscow")
 @click.option("--locale", type=click.Choice(LOCALES), default="en", show_default=True)
 @click.option("--phone", help="Practice phone in E.164; texts and calls come from it")
-@click.option("--address", help="The practice's own address (visits elsewhere are at the client's place)")
+@click.option("--address", type=Fits(Practice.address),
+              help="The practice's own address (visits elsewhere are at the client's place)")
 @with_appcontext
 def add_practice(name: str, timezone: str, locale: str, phone: str | None, address: str | None) -> None:
     """Create a practice."""
@@ -34,10 +36,11 @@ def add_practice(name: str, timezone: str, locale: str, phone: str | None, addre
 
 @click.command("add-user")
 @click.option("--practice", "practice_name", required=True)
-@click.option("--email", required=True)
+@click.option("--email", required=True, type=Fits(User.email))
 @click.option("--role", type=click.Choice(ROLES), required=True)
-@click.option("--name", "full_name", required=True, help='Full name, e.g. "Dr. Glen Gorab"')
-@click.option("--preferred-name", help="What the practitioner asks people to call them")
+@click.option("--name", "full_name", required=True, type=Fits(User.full_name), help='Full name, e.g. "Dr. Glen Gorab"')
+@click.option("--preferred-name", type=Fits(Practitioner.preferred_name),
+              help="What the practitioner asks people to call them")
 @click.option("--phone", help="Practitioner's phone for the call bridge")
 @click.option("--password", help="Generated and printed when omitted")
 @with_appcontext

@@ -8,6 +8,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from outreach.cli.options import Day
 from outreach.clock import utcnow
 from outreach.extensions import db
 from outreach.models import Client, Notification, Practice
@@ -24,7 +25,7 @@ def register(cli: click.Group) -> None:
 
 @click.command("notifications")
 @click.option("--practice", "practice_name", help="Only this practice (default: every practice)")
-@click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+@click.option("--date", "day", type=Day(), metavar="YYYY-MM-DD",
               help="Only texts due that day, in each practice's time zone")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per text per line")
 @with_appcontext

@@ -5,6 +5,7 @@ import json
 import click
 from flask.cli import with_appcontext
 
+from outreach.cli.options import ID
 from outreach.clock import utcnow
 from outreach.extensions import db
 from outreach.models import VISIT_OUTCOMES
@@ -35,7 +36,7 @@ def _read_csv(stream) -> list[MarkRequest]:
 
 @click.command("mark-visit")
 @click.option("--practice", "practice_name", required=True)
-@click.option("--appointment", "appointment_id", type=int, metavar="ID", help="The visit to mark")
+@click.option("--appointment", "appointment_id", type=ID, metavar="ID", help="The visit to mark")
 @click.argument("outcome", required=False, metavar="[OUTCOME]")
 @click.option("--csv", "csv_file", type=click.File("r", encoding="utf-8-sig"), metavar="FILE",
               help="Mark many visits: a CSV file with the columns appointment_id,outcome")

@@ -1,4 +1,4 @@
-"""Arrival texts: "Hi Anna, this is Glen from Smile Dental — I'll be with you in about 15 minutes."
+"""Arrival texts: "Hi Anna, this is Glen from Smile Dental. I'll be with you in about 15 minutes."
 
 - Automatic: `plan_arrival_texts` keeps one pending "arrival" Notification per
   visit at the client's place, due the practice's lead time before the visit.
@@ -21,13 +21,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_time
+from babel.dates import format_date, format_time
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from outreach.models import LOCALES, Appointment, Client, Notification, Practice, Practitioner, User
 from outreach.services import audit
-from outreach.services.notification_status import CANCELLED, MISSED, PENDING, SKIPPED, settle, transition
+from outreach.services.phones import client_zone
+from outreach.services.notification_status import CANCELLED, HELD, MISSED, PENDING, SKIPPED, settle, transition
 
 ARRIVAL = "arrival"
 ON_MY_WAY = "on_my_way"
@@ -42,20 +43,23 @@ PLACEHOLDERS = {
     "minutes": "minutes until arrival",
     "time": "the arrival time, in the client's time zone",
 }
-# On my way uses the arrival template, with the ETA the practitioner gave.
+# On my way uses the arrival template, with the ETA the practitioner gave. The
+# English defaults stay in the GSM-7 alphabet (no dashes or curly quotes) and
+# fit one SMS segment with usual names; Cyrillic always costs UCS-2 (70 a segment).
 DEFAULT_TEMPLATES = {
     ARRIVAL: {
-        "en": "Hi {client}, this is {practitioner} from {practice} — I'll be with you in about {minutes} minutes.",
+        "en": "Hi {client}, this is {practitioner} from {practice}. I'll be with you in about {minutes} minutes.",
         "ru": "Здравствуйте, {client}! Это {practitioner} из {practice} — буду у вас примерно через {minutes} мин.",
     },
     RUNNING_LATE: {
-        "en": "Hi {client}, this is {practitioner} from {practice}. Sorry, I'm running late — "
+        "en": "Hi {client}, this is {practitioner} from {practice}. Sorry, I'm running late: "
               "I'll be with you at about {time}.",
         "ru": "Здравствуйте, {client}! Это {practitioner} из {practice}. Извините, я задерживаюсь — "
               "буду у вас примерно в {time}.",
     },
 }
-# A sanity limit: every 153 characters (67 with Cyrillic or a dash like —) is another billed SMS segment.
+# A sanity limit: every 153 characters (67 with Cyrillic or a dash like —) is another billed SMS segment
+# (see `sms_cost`).
 MAX_TEMPLATE_LENGTH = 480
 
 
@@ -109,7 +113,7 @@ class TextContext:
     def of(cls, client: Client, practitioner: Practitioner, practice: Practice) -> TextContext:
         locale = client.locale if client.locale in LOCALES else practice.locale
         return cls(client.first_name, practitioner.spoken_name, practice.name, locale,
-                   ZoneInfo(client.timezone or practice.timezone))
+                   client_zone(client, practice))
 
     def compose(self, practice: Practice, kind: str, *, minutes: int, arrive_at: dt.datetime) -> str:
         """The body of a `kind` text from `practice`, in the client's language."""
@@ -130,6 +134,47 @@ def preview(template: str, practice: Practice, practitioner_name: str, *, minute
     context = TextContext("Anna", practitioner_name, practice.name, locale, ZoneInfo(practice.timezone))
     arrive_at = dt.datetime(2026, 3, 2, 10, 30, tzinfo=context.zone)
     return context.render(template, minutes=minutes, arrive_at=arrive_at)
+
+
+# --- when a text about a visit may go out ----------------------------------------------------------
+
+
+def text_window(appointment: Appointment, practice: Practice) -> tuple[dt.datetime, dt.datetime]:
+    """When texts about this visit may go out: around its start, by the practice's settings, on its local day.
+
+    The window is cut to the visit's local day (in the practice's zone):
+    "I'll be with you in 10 minutes" is never about another day's visit.
+    """
+    zone = ZoneInfo(practice.timezone)
+    day = appointment.starts_at.astimezone(zone).date()
+    day_start = dt.datetime.combine(day, dt.time(0), zone).astimezone(dt.timezone.utc)
+    next_day_start = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), zone).astimezone(dt.timezone.utc)
+    opens = max(appointment.starts_at - dt.timedelta(minutes=practice.text_window_before_minutes), day_start)
+    closes = min(appointment.starts_at + dt.timedelta(minutes=practice.text_window_after_minutes), next_day_start)
+    return opens, closes
+
+
+def why_no_text_about_visit(appointment: Appointment, practice: Practice, at: dt.datetime) -> str | None:
+    """Why no text about this visit may leave at `at` (a reason for a person to read); None if one may.
+
+    Checked when a text is planned or asked for, and again by the outbox at
+    the moment of sending: the reason for a text must still be true when it leaves.
+    """
+    if appointment.is_cancelled:
+        return "the visit is cancelled"
+    if appointment.visit_outcome:
+        return f"the visit is already marked {appointment.visit_outcome.replace('_', ' ')}"
+    opens, closes = text_window(appointment, practice)
+    if not opens <= at <= closes:
+        zone = ZoneInfo(practice.timezone)
+        visit_day = format_date(appointment.starts_at.astimezone(zone).date(), "full", locale="en")
+        return (f"the visit is on {visit_day} at {_clock(appointment.starts_at, zone)}; texts about it go out "
+                f"from {_clock(opens, zone)} to {_clock(closes, zone)} that day")
+    return None
+
+
+def _clock(moment: dt.datetime, zone: ZoneInfo) -> str:
+    return format_time(moment.astimezone(zone).time(), "short", locale="en").replace("\u202f", " ")
 
 
 # --- planning the automatic text ----------------------------------------------------------------------
@@ -185,7 +230,7 @@ def is_planned_right(session: Session, notification: Notification, practice: Pra
     """Whether a pending arrival text still fits its visit (planning would leave it as it is)."""
     appointment = session.get(Appointment, notification.appointment_id)
     lead = practice.arrival_lead_minutes
-    return (appointment.at_client_place and not appointment.is_cancelled
+    return (appointment.at_client_place and not appointment.is_cancelled and not appointment.visit_outcome
             and notification.dedupe_key == arrival_key(appointment.id, lead)
             and notification.due_at == appointment.starts_at - dt.timedelta(minutes=lead))
 
@@ -197,14 +242,14 @@ def _plan_one(session: Session, appointment: Appointment, texts: list[Notificati
     lead = practice.arrival_lead_minutes
     key = arrival_key(appointment.id, lead)
     client = session.get(Client, appointment.client_id) if appointment.client_id else None
-    unwanted = _why_no_arrival_text(appointment, client)
+    due_at = appointment.starts_at - dt.timedelta(minutes=lead)
+    unwanted = _why_no_arrival_text(appointment, client) or why_no_text_about_visit(appointment, practice, due_at)
     for text in texts:
         if text.kind == ARRIVAL and text.status == PENDING and (unwanted or text.dedupe_key != key):
             if settle(session, text, CANCELLED, unwanted or "the practice's lead time changed"):
                 report.cancelled.append(text.id)
     if unwanted or any(text.kind in MANUAL_KINDS for text in texts):
         return None
-    due_at = appointment.starts_at - dt.timedelta(minutes=lead)
     if now - due_at > dt.timedelta(minutes=practice.arrival_missed_after_minutes):
         return None  # a visit in the past: nothing useful to send any more
     practitioner = session.get(Practitioner, appointment.practitioner_id)
@@ -229,7 +274,7 @@ def _plan_one(session: Session, appointment: Appointment, texts: list[Notificati
                 if moved:
                     report.rescheduled.append(existing.id)
     elif existing.message_sid is None and (existing.status == CANCELLED or (
-            existing.status in (MISSED, SKIPPED) and existing.due_at != due_at)):
+            existing.status in (MISSED, SKIPPED, HELD) and existing.due_at != due_at)):
         # Cancelled earlier (the visit was cancelled, then restored), or
         # settled at a moment the visit has since moved away from.
         if transition(session, existing, [existing.status], status=PENDING, status_detail=None, error_code=None,
@@ -279,27 +324,36 @@ def create_on_my_way(session: Session, appointment: Appointment, *, eta_minutes:
                           actor=actor, now=now, already="On my way was already sent for this visit")
 
 
-def create_running_late(session: Session, appointment: Appointment, *, eta_minutes: int, actor: User,
+def create_running_late(session: Session, appointment: Appointment, *, minutes_late: int, actor: User,
                         now: dt.datetime) -> Notification:
-    """An apology with the new arrival time (now + ETA), due now; flushes. Raises TextNotPossible."""
-    arrive_at = (now + dt.timedelta(minutes=eta_minutes)).replace(second=0, microsecond=0)
+    """An apology with the new arrival time, due now; flushes. Raises TextNotPossible.
+
+    The new time is the visit's start plus `minutes_late`: the client knows
+    the visit's time, not when the button was pressed. A new time already
+    past is refused rather than announced.
+    """
+    arrive_at = (appointment.starts_at + dt.timedelta(minutes=minutes_late)).replace(second=0, microsecond=0)
+    if arrive_at <= now:
+        zone = ZoneInfo(session.get(Practice, appointment.practice_id).timezone)
+        raise TextNotPossible(f"{minutes_late} minutes after the visit's start is {_clock(arrive_at, zone)}, "
+                              "already past; give a later delay")
     # One apology per announced time: a double-tapped button sends one text.
     return _create_manual(session, appointment, RUNNING_LATE,
                           key=f"{RUNNING_LATE}:{appointment.id}:{arrive_at:%Y%m%dT%H%M}",
-                          eta_minutes=eta_minutes, arrive_at=arrive_at, actor=actor, now=now,
-                          already="this new time was already sent")
+                          eta_minutes=max(1, round((arrive_at - now).total_seconds() / 60)), arrive_at=arrive_at,
+                          actor=actor, now=now, already="this new time was already sent")
 
 
 def _create_manual(session: Session, appointment: Appointment, kind: str, *, key: str, eta_minutes: int,
                    arrive_at: dt.datetime, actor: User, now: dt.datetime, already: str) -> Notification:
     client = session.get(Client, appointment.client_id) if appointment.client_id else None
-    if appointment.is_cancelled:
-        raise TextNotPossible("the visit is cancelled")
+    practice = session.get(Practice, appointment.practice_id)
+    if reason := why_no_text_about_visit(appointment, practice, now):
+        raise TextNotPossible(reason)
     if client is None or not client.phone:
         raise TextNotPossible("the client has no phone number")
     if session.scalar(select(Notification.id).where(Notification.dedupe_key == key)) is not None:
         raise TextNotPossible(already)
-    practice = session.get(Practice, appointment.practice_id)
     practitioner = session.get(Practitioner, appointment.practitioner_id)
     body = TextContext.of(client, practitioner, practice).compose(practice, kind, minutes=eta_minutes,
                                                                   arrive_at=arrive_at)

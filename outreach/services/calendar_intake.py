@@ -26,6 +26,8 @@ def import_upload(
 ) -> ics_import.ImportReport:
     """Imports one uploaded file into the practitioner's calendar; the caller commits."""
     source = ics_import.uploaded_files_source(session, practitioner)
+    # Uploading again into a removed calendar brings it back, so its past visits are not imported twice.
+    source.removed_at = None
     report = ics_import.import_calendar(
         session, source, data, filename, window_start=window_start, window_end=window_end, now=now,
         limits=ics_import.ImportLimits.from_config(config),

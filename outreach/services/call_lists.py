@@ -62,13 +62,20 @@ class WeekError(ValueError):
 # --- Weeks -------------------------------------------------------------------------------------
 
 
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+
+
 def parse_week(text: str) -> dt.date:
     """The Monday of ISO week `text` ("2026-W49")."""
     match = WEEK_PATTERN.fullmatch(text.strip())
     if not match:
         raise WeekError(f"{text!r} is not a week; write it like 2026-W49")
+    year = int(match[1])
+    # Weeks near the ends of the calendar have no time zone arithmetic (year 1, year 9999): no visit is there.
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise WeekError(f"{text!r} is too far away; choose a week between {FIRST_YEAR} and {LAST_YEAR}")
     try:
-        return dt.date.fromisocalendar(int(match[1]), int(match[2]), 1)
+        return dt.date.fromisocalendar(year, int(match[2]), 1)
     except ValueError as exc:
         raise WeekError(f"{text!r} is not a week of that year") from exc
 

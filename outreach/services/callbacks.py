@@ -4,8 +4,9 @@ The practice number's Voice URL is `/twilio/inbound-call`. Each call is an
 `InboundCall`, decided once (by its CallSid: Twilio's retries get the same
 answer) from the number dialled and the caller ID:
 
-- The number dialled names exactly one practice (`practice_for_number`);
-  a number no practice has, or several have, is not answered.
+- The number dialled names exactly one practice
+  (`practice_numbers.practice_for_number_dialled`); a number no practice
+  has, or several have, is not answered.
 - A caller ID that is one client of the practice, called (outbound) within
   `Practice.callback_window_days`, is a call-back: it is offered to the
   practitioner who called, with a screening whisper ("Call back from Anna
@@ -36,7 +37,7 @@ from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
 from outreach.models import LOCALES, CallAttempt, CallTask, Client, InboundCall, Practice, Practitioner
-from outreach.services import audit, scripts
+from outreach.services import audit, practice_numbers, scripts
 from outreach.services.phones import is_valid_e164
 
 log = logging.getLogger(__name__)
@@ -96,14 +97,6 @@ class InboundUrls:
 
 
 # --- who is calling whom ---------------------------------------------------------------------------
-
-
-def practice_for_number(session: Session, e164: str | None) -> Practice | None:
-    """The one practice whose Twilio number is `e164`; None when no practice, or more than one, has it."""
-    if not e164:
-        return None
-    practices = session.scalars(select(Practice).where(Practice.phone == e164).limit(2)).all()
-    return practices[0] if len(practices) == 1 else None
 
 
 def clients_with_phone(session: Session, practice_id: int, phone: str | None) -> list[Client]:
@@ -190,9 +183,9 @@ def receive_inbound_call(session: Session, *, call_sid: str, from_phone: str | N
     known = session.scalar(select(InboundCall).where(InboundCall.call_sid == call_sid))
     if known is not None:
         return known
-    practice = practice_for_number(session, to_phone)
-    if practice is None:
-        log.warning("inbound call %s to %s: not exactly one practice has this number", call_sid, to_phone)
+    try:
+        practice = practice_numbers.practice_for_number_dialled(session, to_phone, what=f"call {call_sid}")
+    except practice_numbers.NumberNotRouted:
         return None
     decision = decide(session, practice, from_phone, now)
     inbound = InboundCall(

@@ -1,6 +1,8 @@
 """The demo practice: what a newcomer sees after one command.
 
-Smile Dental in New York, two practitioners, a staff member and an admin, and
+Smile Dental in New York, two practitioners, a field technician, a staff
+member and an admin; six months of history (`demo_history`: call lists,
+calls, visit outcomes, texts and replies, the technician's visits today); and
 a calendar of next week's visits (first visits, returning clients, one visit
 at the client's home) imported through the real importer.
 """
@@ -13,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.models import Practice
-from outreach.services import accounts, call_lists, calendar_intake
+from outreach.services import accounts, call_lists, calendar_intake, demo_history
 
 PRACTICE_NAME = "Smile Dental"
 PASSWORD = "demo-password"
@@ -30,6 +32,7 @@ class DemoLogin:
 LOGINS = (
     DemoLogin("glen@smile.example", "practitioner", "Dr. Glen Gorab"),
     DemoLogin("maria@smile.example", "practitioner", "Dr. Maria Ivanova"),
+    DemoLogin("sam@smile.example", "practitioner", "Sam Rivera"),  # a field technician: visits at clients' homes
     DemoLogin("front@smile.example", "staff", "Pat Front Desk"),
     DemoLogin("admin@smile.example", "admin", "Alex Admin"),
 )
@@ -89,13 +92,18 @@ def create_demo(session: Session, *, now: dt.datetime) -> Practice:
         session, name=PRACTICE_NAME, timezone=TIMEZONE, locale="en", phone="+1 202-555-0100",
         address="500 Main Street, New York, NY",
     )
-    phones = {"glen@smile.example": "+1 202-555-0150", "maria@smile.example": "+1 202-555-0151"}
+    # Where Call rings each of them (Pat calls on the practitioners' behalf from the front desk phone).
+    phones = {"glen@smile.example": "+1 202-555-0150", "maria@smile.example": "+1 202-555-0151",
+              "sam@smile.example": "+1 202-555-0152", "front@smile.example": "+1 202-555-0153"}
     for login in LOGINS:
         accounts.create_user(
             session, practice=practice, email=login.email, role=login.role, full_name=login.name,
             preferred_name=login.name.split()[1] if login.role == "practitioner" else None,
             phone=phones.get(login.email), password=PASSWORD,
         )
+    session.flush()
+    technician = next(p for p in practice.practitioners if p.email == "sam@smile.example")
+    demo_history.seed_history(session, practice, technician, now=now)
     # The visits fall in the week the practitioners' page opens on, and its lists are built at once.
     week_start = call_lists.week_to_show(practice, now)
     for practitioner in practice.practitioners:

@@ -1,6 +1,7 @@
 """Texts clients send back: replies shown on the visit, and the STOP / START / HELP keywords.
 
-A reply belongs to the practice whose number it was sent to, to the client
+A reply belongs to the one practice whose number it was sent to (refused when
+no practice, or more than one, has it: `practice_numbers`), to the client
 with the sender's number in that practice, and to that client's visit nearest
 in time. Twilio may deliver the same message twice: a MessageSid already
 stored is acknowledged and otherwise ignored.
@@ -8,17 +9,15 @@ stored is acknowledged and otherwise ignored.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.models import LOCALES, Appointment, Client, InboundMessage, Practice
-from outreach.services import audit, consent
+from outreach.services import audit, consent, practice_numbers
+from outreach.services.lengths import clipped
 from outreach.services.phones import display as display_phone
-
-log = logging.getLogger(__name__)
 
 # Twilio's standard opt-out and opt-in keywords: the whole message, any case.
 OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
@@ -33,7 +32,7 @@ HELP_REPLIES = {
 
 @dataclass(frozen=True)
 class Received:
-    """What became of an incoming text: the stored message (None when no practice owns the number)
+    """What became of an incoming text: the stored message (None when it was refused: no practice owns the number)
     and the answer to text back, if any."""
 
     message: InboundMessage | None
@@ -58,15 +57,16 @@ def receive(session: Session, *, message_sid: str, from_phone: str, to_phone: st
     known = session.scalar(select(InboundMessage).where(InboundMessage.message_sid == message_sid))
     if known is not None:
         return Received(known)
-    practice = session.scalar(select(Practice).where(Practice.phone == to_phone))
-    if practice is None:
-        log.warning("text %s to %s: no practice has this number", message_sid, to_phone)
+    try:
+        practice = practice_numbers.practice_for_number_dialled(session, to_phone, what=f"text {message_sid}")
+    except practice_numbers.NumberNotRouted:
         return Received(None)
     client = session.scalar(select(Client).where(Client.practice_id == practice.id, Client.phone == from_phone))
     message = InboundMessage(
         practice_id=practice.id, client_id=client.id if client else None,
         appointment_id=_nearest_appointment_id(session, client, now) if client else None,
-        message_sid=message_sid, from_phone=from_phone, to_phone=to_phone, body=body, kind=keyword_kind(body),
+        message_sid=message_sid, from_phone=clipped(from_phone, InboundMessage.from_phone),
+        to_phone=clipped(to_phone, InboundMessage.to_phone), body=body, kind=keyword_kind(body),
         received_at=now,
     )
     session.add(message)

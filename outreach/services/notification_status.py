@@ -3,7 +3,7 @@
     pending ──claim──▶ sending ──Twilio accepted──▶ queued ▶ sent ▶ delivered ▶ read
        │                  │                               ╰────▶ undelivered / failed
        │                  ╰──refused──▶ failed
-       ╰──settle──▶ cancelled | missed | skipped
+       ╰──settle──▶ cancelled | missed | skipped | held
 
 Every change is one conditional UPDATE (`WHERE status IN (...)`) whose
 rowcount says whether it applied, so concurrent workers, callbacks and pages
@@ -31,6 +31,9 @@ CANCELLED = "cancelled"  # the visit was cancelled or moved away, or another tex
 MISSED = "missed"  # too late to be useful
 SKIPPED = "skipped"  # opted out, invalid number, quiet hours, nothing to send from
 FAILED = "failed"  # Twilio refused it (also Twilio's final "failed")
+HELD = "held"  # held back at sending by the practice's per-client limits (texts a day, minutes apart)
+# Statuses of rows that never left for the client.
+UNSENT = (PENDING, CANCELLED, MISSED, SKIPPED, HELD)
 
 # Forward-only order of Twilio's message statuses: a status is applied only if
 # it ranks above the current one, and of equal ranks the first stays
@@ -39,7 +42,7 @@ FAILED = "failed"  # Twilio refused it (also Twilio's final "failed")
 # nothing useful. Unsent states rank lowest: if Twilio reports on a message the
 # app thought unsent, Twilio is right.
 STATUS_RANK = {
-    PENDING: 0, CANCELLED: 0, MISSED: 0, SKIPPED: 0,
+    PENDING: 0, CANCELLED: 0, MISSED: 0, SKIPPED: 0, HELD: 0,
     SENDING: 1,
     "accepted": 2, "scheduled": 3, "queued": 4, "receiving": 5, "sent": 6, "received": 6,
     "partially_delivered": 7,
@@ -69,7 +72,7 @@ def transition(session: Session, notification: Notification, from_statuses: Coll
 
 def settle(session: Session, notification: Notification, status: str, reason: str,
            actor: object = audit.SYSTEM) -> bool:
-    """Mark a pending row as not to be sent (cancelled, missed, skipped); False if it was no longer pending."""
+    """Mark a pending row as not to be sent (cancelled, missed, skipped, held); False if it was no longer pending."""
     if not transition(session, notification, [PENDING], status=status, status_detail=clip(reason),
                       updated_at=utcnow()):
         return False

@@ -45,7 +45,6 @@ No Flask here: the web, the CLI and tests call it with a session.
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -68,7 +67,8 @@ from outreach.models import (
     Practice,
     Practitioner,
 )
-from outreach.services.call_lists import WeekError, next_week, parse_week, week_label
+from outreach.services import csv_files
+from outreach.services.call_lists import WeekError, parse_week, week_label, week_to_show
 from outreach.services.visit_outcomes import effective_outcome
 
 # Longest range the figures are asked for: two years of weeks.
@@ -93,9 +93,13 @@ def weeks_between(first: str, last: str) -> list[str]:
 
 
 def recent_weeks(practice: Practice, now: dt.datetime, count: int) -> list[str]:
-    """The last `count` ISO weeks up to and including the practice's current week."""
-    this_monday = next_week(practice, now) - dt.timedelta(weeks=1)
-    return [week_label(this_monday - dt.timedelta(weeks=back)) for back in range(count - 1, -1, -1)]
+    """The last `count` ISO weeks up to and including the week being called for.
+
+    That is the practice's current week, and from Friday on next week, whose
+    list the practitioners call over the weekend: the calls just made count.
+    """
+    last_monday = week_to_show(practice, now)
+    return [week_label(last_monday - dt.timedelta(weeks=back)) for back in range(count - 1, -1, -1)]
 
 
 def weeks_for_months(practice: Practice, now: dt.datetime, months: int) -> list[str]:
@@ -330,13 +334,29 @@ def _call_figures(session: Session, practice_id: int, span: _Span,
             in rows}
 
 
-def _first_visit_figures(session: Session, practice_id: int, span: _Span,
-                         practitioner_id: int | None) -> dict[str, FirstVisitFigures]:
+def is_first_visit() -> ColumnElement[bool]:
+    """SQL: the Appointment is its client's first visit with the practice (no earlier one that was not cancelled)."""
     earlier = aliased(Appointment)
-    had_an_earlier_visit = exists().where(
+    return ~exists().where(
         earlier.client_id == Appointment.client_id, earlier.status != "cancelled",
         or_(earlier.starts_at < Appointment.starts_at,
             and_(earlier.starts_at == Appointment.starts_at, earlier.id < Appointment.id)))
+
+
+def unmarked_first_visits(practice: Practice, weeks: Sequence[str], practitioner_id: int | None = None) -> Select:
+    """SELECT of the first visits of `weeks` that nobody has said what became of: the figures' "no outcome yet"."""
+    span = _Span.of(weeks, practice.timezone)
+    query = (select(Appointment)
+             .where(Appointment.practice_id == practice.id, Appointment.client_id.is_not(None),
+                    span.covers(Appointment.starts_at), is_first_visit(), effective_outcome().is_(None))
+             .order_by(Appointment.starts_at, Appointment.id))
+    if practitioner_id is not None:
+        query = query.where(Appointment.practitioner_id == practitioner_id)
+    return query
+
+
+def _first_visit_figures(session: Session, practice_id: int, span: _Span,
+                         practitioner_id: int | None) -> dict[str, FirstVisitFigures]:
     reached = exists().where(CallTask.appointment_id == Appointment.id, CallAttempt.task_id == CallTask.id,
                              CallAttempt.outcome == "reached", CallAttempt.started_at < Appointment.starts_at)
     on_a_list = exists().where(CallTask.appointment_id == Appointment.id)
@@ -345,7 +365,7 @@ def _first_visit_figures(session: Session, practice_id: int, span: _Span,
                case((reached, "reached"), (on_a_list, "not_reached"), else_="no_list").label("grp"),
                effective_outcome().label("outcome"))
         .where(Appointment.practice_id == practice_id, Appointment.client_id.is_not(None),
-               span.covers(Appointment.starts_at), ~had_an_earlier_visit)
+               span.covers(Appointment.starts_at), is_first_visit())
     )
     if practitioner_id is not None:
         visits = visits.where(Appointment.practitioner_id == practitioner_id)
@@ -527,9 +547,9 @@ def write_csv(rows: Iterable[ExportRow], out: TextIO) -> None:
             return "yes" if value else "no"
         if isinstance(value, dt.datetime):
             return value.isoformat()
-        return str(value)
+        return value
 
-    writer = csv.writer(out)
+    writer = csv_files.writer(out)
     writer.writerow(EXPORT_COLUMNS)
     for row in rows:
         writer.writerow([cell(getattr(row, column)) for column in EXPORT_COLUMNS])

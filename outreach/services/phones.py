@@ -1,5 +1,8 @@
 """Phone numbers: parsed and validated by `phonenumbers`, stored as E.164."""
+from zoneinfo import ZoneInfo
+
 import phonenumbers
+from phonenumbers import timezone as phonenumbers_timezone
 
 # Where a practice gives no phone, its time zone says which country's local numbers it sees.
 _TIMEZONE_REGIONS = {tz: region for region, zones in (
@@ -31,9 +34,9 @@ def to_e164(raw: str, region: str = "US") -> str:
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException as exc:
-        raise InvalidPhone(f"{raw!r} is not a phone number ({exc})") from exc
+        raise InvalidPhone(f"{raw[:40]!r} is not a phone number ({exc})") from exc
     if not phonenumbers.is_valid_number(number):
-        raise InvalidPhone(f"{raw!r} is not a valid phone number")
+        raise InvalidPhone(f"{raw[:40]!r} is not a valid phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -54,3 +57,24 @@ def display(value: str | None) -> str:
         return phonenumbers.format_number(phonenumbers.parse(value, None), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
     except phonenumbers.NumberParseException:
         return value
+
+
+def zone_of_number(value: str | None) -> str | None:
+    """The time zone a phone number tells, when it tells exactly one (e.g. a German number); else None.
+
+    A number of a country with several zones (the US, Russia) names them all
+    or none precisely, and then says nothing.
+    """
+    if not value:
+        return None
+    try:
+        zones = phonenumbers_timezone.time_zones_for_number(phonenumbers.parse(value, None))
+    except phonenumbers.NumberParseException:
+        return None
+    return zones[0] if len(zones) == 1 and zones[0] != phonenumbers_timezone.UNKNOWN_TIMEZONE else None
+
+
+def client_zone(client, practice) -> ZoneInfo:
+    """The client's own time zone: as recorded, else as the phone number tells, else the practice's."""
+    return ZoneInfo(getattr(client, "timezone", None) or zone_of_number(getattr(client, "phone", None))
+                    or practice.timezone)

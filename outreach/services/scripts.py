@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from babel.dates import format_time, get_day_names
-from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, Undefined, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from outreach.models import Client, Practice, Practitioner
+from outreach.services.phones import client_zone
 
 MAX_TEMPLATE_LENGTH = 4000
 
@@ -48,9 +48,43 @@ VARIABLES = (
     "days_until_visit",
 )
 
-_environment = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+class _ScriptEnvironment(ImmutableSandboxedEnvironment):
+    """A sandbox for a few sentences: nothing in a script can make text grow without bound.
+
+    Text only grows by reusing what was computed (loops, set, with, macros:
+    refused by `_refuse_repetition`) or by a number (`"x" * 10**9`,
+    `"%9999999d" % 1`, `"x".ljust(10**9)`, `9**9**9`: refused here), so
+    rendering a script stays as cheap as its 4,000 characters, whoever wrote it.
+    """
+
+    intercepted_binops = frozenset(["*", "**", "%"])
+
+    def call_binop(self, context, operator, left, right):
+        if operator == "**" or not all(isinstance(v, (int, float)) for v in (left, right)):
+            raise SecurityError(f"'{operator}' is not available in a call script")
+        return super().call_binop(context, operator, left, right)
+
+    def call(self, __context, __obj, *args, **kwargs):
+        if isinstance(__obj, Undefined):  # says which name is unknown
+            return super().call(__context, __obj, *args, **kwargs)
+        raise SecurityError("calling methods is not available in a call script; filters such as |upper are")
+
+
+# Statements that repeat or reuse text: a script says its sentences once.
+_REPEATING_NODES = (nodes.For, nodes.Macro, nodes.CallBlock, nodes.Assign, nodes.AssignBlock, nodes.With)
+# Filters that only reshape what is there.
+_FILTERS = ("capitalize", "lower", "upper", "title", "trim", "default", "d", "escape", "e", "first", "last",
+            "length", "string")
+
+_environment = _ScriptEnvironment(undefined=StrictUndefined, autoescape=False)
 # No range(), dict(), lipsum() ...: a script only needs the variables it is given.
 _environment.globals.clear()
+_environment.filters = {name: _environment.filters[name] for name in _FILTERS}
+
+
+def _refuse_repetition(source: str) -> None:
+    for node in _environment.parse(source).find_all(_REPEATING_NODES):
+        raise TemplateError(f"line {node.lineno}: loops, set, with and macros are not available in a call script")
 _compiled_defaults = {language: _environment.from_string(source) for language, source in DEFAULT_TEMPLATES.items()}
 
 
@@ -97,7 +131,7 @@ def script_variables(
 ) -> dict[str, object]:
     """What a template can say, phrased in the client's language and time zone (else the practice's)."""
     locale = script_locale(client, practice)
-    zone = ZoneInfo(client.timezone or practice.timezone)
+    zone = client_zone(client, practice)
     local_start = visit_starts_at.astimezone(zone)
     weekday, time = _weekday_name(local_start, locale), _short_time(local_start, locale)
     return {
@@ -130,6 +164,7 @@ class ScriptRenderer:
             try:
                 if len(template_source) > MAX_TEMPLATE_LENGTH:
                     raise TemplateError(f"the script is longer than {MAX_TEMPLATE_LENGTH} characters")
+                _refuse_repetition(template_source)
                 self._template = _environment.from_string(template_source)
             except TemplateError as exc:
                 self._compile_error = _describe(exc)

@@ -20,6 +20,12 @@
   about a visit: cancelled visit, more than the practice's
   `arrival_missed_after_minutes` late, and unless the practitioner sent it by
   hand, quiet hours in the client's (else the practice's) time zone.
+- Per-client limits hold whatever asks for more: at most
+  `texts_per_client_per_day` texts to a client a local day, and
+  `texts_min_gap_minutes` between two. They are enforced in the claim itself,
+  under a lock on the client's row, so concurrent workers cannot both take
+  "the third text of the day"; a text held back is settled "held" with the
+  reason, for the today and visit pages to show.
 
 Status callbacks and what the worker records meet in `notification_status`,
 where a status only ever moves forward.
@@ -29,22 +35,22 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from outreach.clock import utcnow
 from outreach.models import Appointment, Client, Notification, Practice
 from outreach.services import arrival_texts, audit, consent
 from outreach.services.notification_status import (
-    CANCELLED, FAILED, MISSED, PENDING, SENDING, SKIPPED, apply_status, clip, settle, transition,
+    CANCELLED, FAILED, HELD, MISSED, PENDING, SENDING, SKIPPED, UNSENT, apply_status, clip, settle, transition,
 )
-from outreach.services.phones import is_valid_e164
+from outreach.services.phones import client_zone, is_valid_e164
 from outreach.twilio_gateway import MessageResult, TwilioGateway, TwilioGatewayError
 
 log = logging.getLogger(__name__)
@@ -169,9 +175,10 @@ def _send_wave(session: Session, gateway: TwilioGateway, pool: ThreadPoolExecuto
             sendable.append(notification)
         else:
             outcomes[outcome] += 1
-    claimed = _claim(session, sendable, now)
+    claimed, held = _claim(session, sendable, practices, now)
     session.commit()
-    outcomes["not_pending"] += len(ids) - len(rows) + len(sendable) - len(claimed)
+    outcomes[HELD] += held
+    outcomes["not_pending"] += len(ids) - len(rows) + len(sendable) - len(claimed) - held
 
     outgoing = [_Outgoing(n.id, n.to_phone, n.from_phone, n.body) for n in claimed]
     answers = list(pool.map(lambda text: _call_twilio(gateway, text, settings), outgoing))
@@ -212,11 +219,14 @@ def _reason_not_to_send(session: Session, notification: Notification, practice: 
     """
     client = session.get(Client, notification.client_id) if notification.client_id else None
     if notification.appointment_id is not None:
-        if session.get(Appointment, notification.appointment_id).is_cancelled:
+        appointment = session.get(Appointment, notification.appointment_id)
+        if appointment.is_cancelled:
             return CANCELLED, "visit cancelled"
+        if reason := arrival_texts.why_no_text_about_visit(appointment, practice, now):
+            return (CANCELLED if appointment.visit_outcome else SKIPPED), reason
         if now - notification.due_at > dt.timedelta(minutes=practice.arrival_missed_after_minutes):
             return MISSED, f"more than {practice.arrival_missed_after_minutes} minutes past its time"
-        zone = ZoneInfo((client.timezone if client else None) or practice.timezone)
+        zone = client_zone(client, practice)
         if notification.kind not in arrival_texts.MANUAL_KINDS and in_quiet_hours(
                 now.astimezone(zone).time(), practice.quiet_hours_start, practice.quiet_hours_end):
             return SKIPPED, "quiet hours"
@@ -238,27 +248,94 @@ def in_quiet_hours(local_time: dt.time, start: dt.time, end: dt.time) -> bool:
     return local_time >= start or local_time < end
 
 
-def _claim(session: Session, notifications: list[Notification], now: dt.datetime) -> list[Notification]:
-    """Atomically take these pending, due rows for sending; returns those won (another worker has the rest).
+def _claim(session: Session, notifications: list[Notification], practices: Mapping[int, Practice],
+           now: dt.datetime) -> tuple[list[Notification], int]:
+    """Atomically take these pending, due rows for sending, within the per-client limits.
 
-    One conditional UPDATE for the wave: each row is taken only while it is
-    still pending, and RETURNING names the rows this worker took.
+    Returns the rows this worker won (another worker has the rest) and how
+    many it held back. The clients' rows are locked first and stay locked
+    until the caller commits, so the texts a client already got are counted
+    with every concurrent claim for that client settled; then one
+    conditional UPDATE takes the wave: each row only while still pending,
+    and RETURNING names the rows this worker took.
     """
     if not notifications:
-        return []
+        return [], 0
+    within_limits, held = _hold_beyond_client_limits(session, notifications, practices, now)
+    if not within_limits:
+        return [], held
     won = set(session.scalars(
         update(Notification)
-        .where(Notification.id.in_([n.id for n in notifications]), Notification.status == PENDING,
+        .where(Notification.id.in_([n.id for n in within_limits]), Notification.status == PENDING,
                Notification.due_at <= now)
         .values(status=SENDING, send_attempts=Notification.send_attempts + 1,
                 first_try_at=func.coalesce(Notification.first_try_at, now), updated_at=now)
         .returning(Notification.id)
         .execution_options(synchronize_session=False)
     ))
-    claimed = [n for n in notifications if n.id in won]
+    claimed = [n for n in within_limits if n.id in won]
     for notification in claimed:
         session.expire(notification, ["status", "send_attempts", "first_try_at", "updated_at"])
-    return claimed
+    return claimed, held
+
+
+def _hold_beyond_client_limits(session: Session, notifications: list[Notification],
+                               practices: Mapping[int, Practice], now: dt.datetime) -> tuple[list[Notification], int]:
+    """The rows within their client's limits; the others are settled "held" with the reason. Locks the clients."""
+    client_ids = sorted({n.client_id for n in notifications if n.client_id is not None})
+    if not client_ids:
+        return notifications, 0
+    _lock_clients(session, client_ids)
+    # Two days back covers the client's local day in any time zone.
+    sent_times: dict[int, list[dt.datetime]] = defaultdict(list)
+    for client_id, first_try_at in session.execute(
+            select(Notification.client_id, Notification.first_try_at).where(
+                Notification.client_id.in_(client_ids), Notification.first_try_at >= now - dt.timedelta(days=2),
+                Notification.status.not_in(UNSENT),
+                # refused by Twilio outright: it never reached the client
+                or_(Notification.status != FAILED, Notification.message_sid.is_not(None)))):
+        sent_times[client_id].append(first_try_at)
+    within, held = [], 0
+    for notification in notifications:
+        if notification.client_id is None:
+            within.append(notification)
+            continue
+        practice = practices[notification.practice_id]
+        zone = client_zone(notification.client, practice)
+        reason = why_beyond_client_limits(sent_times[notification.client_id], practice, zone, now)
+        if reason is None:
+            within.append(notification)
+            sent_times[notification.client_id].append(now)
+        elif settle(session, notification, HELD, reason):
+            held += 1
+    return within, held
+
+
+def why_beyond_client_limits(sent_times: list[dt.datetime], practice: Practice, zone: ZoneInfo,
+                             now: dt.datetime) -> str | None:
+    """Why one more text to a client who got texts at `sent_times` must be held back at `now`; None if it may go."""
+    gap = dt.timedelta(minutes=practice.texts_min_gap_minutes)
+    latest = max(sent_times, default=None)
+    if latest is not None and now - latest < gap:
+        minutes_ago = int((now - latest).total_seconds() // 60)
+        return (f"held back: the client got a text {minutes_ago} minutes ago, and texts to a client are at least "
+                f"{practice.texts_min_gap_minutes} minutes apart")
+    today = now.astimezone(zone).date()
+    sent_today = sum(1 for moment in sent_times if moment.astimezone(zone).date() == today)
+    if sent_today >= practice.texts_per_client_per_day:
+        return (f"held back: the client already got {sent_today} texts today, the practice's limit "
+                f"is {practice.texts_per_client_per_day} a day")
+    return None
+
+
+def _lock_clients(session: Session, client_ids: list[int]) -> None:
+    """Lock these clients' rows until commit: concurrent claims for the same client take turns."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(Client.id).where(Client.id.in_(client_ids)).order_by(Client.id).with_for_update())
+    else:
+        # SQLite has one writer at a time: a write that changes nothing takes that lock now.
+        session.execute(update(Client).where(Client.id.in_(client_ids)).values(id=Client.id)
+                        .execution_options(synchronize_session=False))
 
 
 def _call_twilio(gateway: TwilioGateway, text: _Outgoing, settings: OutboxSettings) -> MessageResult | TwilioGatewayError:
@@ -348,7 +425,9 @@ def apply_status_callback(session: Session, params: Mapping[str, str], *,
     status = params.get("MessageStatus") or params.get("SmsStatus")
     if not sid or not status:
         return None
-    error_code = int(params["ErrorCode"]) if params.get("ErrorCode") else None
+    written_code = params.get("ErrorCode") or ""
+    # Twilio's error codes are five digits; anything else is no code we could show.
+    error_code = int(written_code) if written_code.isdigit() and len(written_code) <= 6 else None
     notification = session.scalar(select(Notification).where(Notification.message_sid == sid))
     if notification is None and notification_id is not None:
         candidate = session.get(Notification, notification_id)

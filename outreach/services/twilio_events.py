@@ -5,6 +5,7 @@ embedded default produces the same events on a thread of its own so the demo
 shows calls and texts progressing. This module finds the object each event is
 about and hands it to the service that owns the rule.
 """
+import secrets
 import time
 
 from sqlalchemy import select
@@ -27,7 +28,9 @@ def apply_console_status(session: Session, kind: str, params: dict) -> None:
             calls.apply_call_status(session, attempt, params, leg="parent", now=utcnow())
             if params.get("CallStatus") == "completed" and attempt.client_status is None:
                 # The console has no client leg: pretend the bridge connected, as it usually does.
-                calls.apply_call_status(session, attempt, {**params, "CallSid": None}, leg="client", now=utcnow())
+                client_leg = {**params, "CallSid": attempt.client_call_sid or "CA" + secrets.token_hex(16),
+                              "ParentCallSid": attempt.call_sid}
+                calls.apply_call_status(session, attempt, client_leg, leg="client", now=utcnow())
             session.commit()
     elif kind == "message":
         if _find(session, select(Notification).where(Notification.message_sid == params.get("MessageSid"))):

@@ -21,7 +21,7 @@ from sqlalchemy import and_, case, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from outreach.models import VISIT_OUTCOMES, Appointment, User
+from outreach.models import MAX_ID, VISIT_OUTCOMES, Appointment, User
 from outreach.services import audit
 
 # The outcome the figures give a visit the calendar shows cancelled ahead of time.
@@ -112,6 +112,8 @@ def mark_visits(session: Session, practice_id: int, requests: list[MarkRequest],
     for request in requests:
         try:
             appointment_id = int(request.appointment_id)
+            if not 1 <= appointment_id <= MAX_ID:
+                raise ValueError("no row has this id")
         except (TypeError, ValueError):
             report.problems.append(MarkProblem(request, f"{request.appointment_id!r} is not a visit id"))
             continue

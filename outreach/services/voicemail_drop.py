@@ -173,10 +173,8 @@ def machine_detected(session: Session, attempt: CallAttempt, params: dict, gatew
     Returns whether the greeting was dropped. Repeated callbacks drop nothing twice.
     """
     answered_by = params.get("AnsweredBy") or ""
-    call_sid = params.get("CallSid")
-    if attempt.client_call_sid and call_sid != attempt.client_call_sid:
-        return False
-    attempt.client_call_sid = attempt.client_call_sid or call_sid
+    if not attempt.client_call_sid or params.get("CallSid") != attempt.client_call_sid:
+        return False  # not about this attempt's client leg
     attempt.answered_by = answered_by or attempt.answered_by
     if answered_by not in MACHINE_END or machine_detection_url(session, attempt, base_url) is None:
         return False

@@ -4,6 +4,7 @@ It serves, under /2010-04-01/Accounts/{AccountSid}/, with HTTP basic auth
 (account SID and auth token):
 
     POST Calls.json           GET Calls/{Sid}.json         POST Calls/{Sid}.json (update with Twiml)
+    GET Calls.json
     POST Messages.json        GET Messages/{Sid}.json      GET Messages.json
     GET Recordings.json       GET Recordings/{Sid}.json    DELETE Recordings/{Sid}.json
     GET Recordings/{Sid}.wav  (the media, a WAV of silence as long as the recording)
@@ -17,7 +18,9 @@ for webhooks; the fake always POSTs.)
 
 The TwiML of a call is played verb by verb: <Say> and <Play> are noted as
 heard on that leg (`fake.heard(call_sid)`); <Gather> gets the digits the
-person on the leg presses (`fake.presses`), then its `action`; <Record>
+person on the leg presses (`fake.presses`, else the scenario's `digits`, else
+"1" from a human and nothing from a machine), then its `action` (with no
+digits only if `actionOnEmptyResult`); <Record>
 records what they say (`fake.leaves_message`): a Recording resource, the
 Record `action`, `recordingStatusCallback` and the transcription callback;
 <Dial><Number url=...> runs the screening TwiML on the dialled leg before
@@ -34,6 +37,7 @@ In a test:
         fake.rule(to="+15005550001", error_code=21211)       # this number is invalid
         fake.scenario("+15005550002", "busy")                # calls to it are busy
         fake.fail_next(http_status=500)                      # next API request fails
+        fake.slow_next(3.0)                                  # next API request answers 3 s late
         ...
         fake.wait_idle()                                     # all callbacks sent
         fake.requests, fake.callbacks                        # what happened
@@ -51,8 +55,10 @@ and steer it over HTTP with JSON bodies, under /__fake__/ (no auth):
 
     POST /__fake__/rule               {"to", "error_code", "http_status"?, "message"?}
     POST /__fake__/fail_next          {"http_status"?, "count"?, "accept_then_error"?, "error_code"?}
-    POST /__fake__/scenario           {"to", "outcome", "error_code"?, "duration"?, "answered_by"?, "hold_seconds"?}
+    POST /__fake__/scenario           {"to", "outcome", "error_code"?, "duration"?, "answered_by"?, "digits"?,
+                                       "hold_seconds"?}
     POST /__fake__/latency            {"seconds"}
+    POST /__fake__/slow_next          {"seconds", "count"?}
     POST /__fake__/reset              {}
     POST /__fake__/deliver_callbacks  {}                    -> {"callbacks": [...]}
     POST /__fake__/wait_idle          {"timeout"?}          -> {"idle": bool}
@@ -73,7 +79,6 @@ import http
 import itertools
 import json
 import logging
-import math
 import re
 import secrets
 import signal
@@ -90,6 +95,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
 from twilio.request_validator import RequestValidator
+
+from outreach.services.sms_cost import sms_cost
 
 log = logging.getLogger("outreach.testing.fake_twilio")
 
@@ -247,6 +254,9 @@ class Scenario:
     error_code: int | None = None
     duration: int | None = None
     answered_by: str | None = None
+    # What the person answering presses at a <Gather>: None means "1" for a
+    # human and nothing for a machine; "" means no key at all.
+    digits: str | None = None
     # Real seconds an answered dialled leg stays up, during which the call can be updated.
     hold_seconds: float = 0.0
 
@@ -328,7 +338,7 @@ def _events(values: list[str]) -> frozenset[str]:
 
 def _parse_twiml(twiml: str) -> ElementTree.Element | None:
     try:
-        root = ElementTree.fromstring(twiml)
+        return ElementTree.fromstring(twiml)
     except ElementTree.ParseError:
         log.warning("fake twilio: TwiML is not XML: %r", twiml[:200])
         return None
@@ -366,8 +376,8 @@ def _dial_of(dial: ElementTree.Element) -> _Dial | None:
 
 
 def _num_segments(body: str) -> int:
-    """SMS segments of a body: 160 characters alone, 153 per part when split."""
-    return 1 if len(body) <= 160 else math.ceil(len(body) / 153)
+    """SMS segments of a body, as Twilio bills them (GSM-7 or UCS-2); a body-less message counts one."""
+    return max(1, sms_cost(body).segments)
 
 
 def _parse_date_filter(value: str) -> date | datetime:
@@ -391,6 +401,7 @@ class _LegContext:
     sid: str
     party: str  # the person's number on this leg: the caller of an inbound call, the callee of an outbound one
     params: dict[str, str]
+    answered_by: str | None = None  # what machine detection said of the leg, if it was asked
 
 
 @dataclass(frozen=True)
@@ -453,6 +464,7 @@ class FakeTwilio:
         self._callbacks: list[RecordedCallback] = []
         self._rules: dict[str, _Rule] = {}
         self._failures: list[_Failure] = []
+        self._slow_answers: list[float] = []
         self._call_scenarios: dict[str, Scenario] = {}
         self._message_scenarios: dict[str, Scenario] = {}
         self._calls: dict[str, dict] = {}
@@ -578,6 +590,12 @@ class FakeTwilio:
         with self._lock:
             self._failures.extend([failure] * count)
 
+    def slow_next(self, seconds: float, count: int = 1) -> None:
+        """Answer the next `count` API requests `seconds` late (after carrying them out, as Twilio would:
+        a client that gives up waiting may still have created a call or message)."""
+        with self._lock:
+            self._slow_answers.extend([float(seconds)] * count)
+
     def scenario(
         self,
         to: str,
@@ -585,6 +603,7 @@ class FakeTwilio:
         error_code: int | None = None,
         duration: int | None = None,
         answered_by: str | None = None,
+        digits: str | None = None,
         hold_seconds: float = 0.0,
     ) -> None:
         """How calls and/or messages to `to` end.
@@ -592,7 +611,9 @@ class FakeTwilio:
         Call outcomes: completed (the default), busy, no-answer, failed,
         canceled; `duration` is the talk time of a completed call and
         `answered_by` the AnsweredBy reported when the call asked for
-        machine detection (default "human"); `hold_seconds` keeps an
+        machine detection (default "human"), `digits` what is pressed at a
+        `<Gather>` (default "1" for a human, nothing for a machine; "" for
+        no key at all; `presses` overrides it), `hold_seconds` keeps an
         answered dialled leg up that long in real time, or until the call is
         updated (e.g. to play a voicemail greeting). Message outcomes: delivered (the
         default), undelivered, failed, with `error_code` (defaults 30003,
@@ -600,7 +621,7 @@ class FakeTwilio:
         """
         if outcome not in CALL_OUTCOMES | MESSAGE_OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}")
-        chosen = Scenario(outcome, error_code, duration, answered_by, hold_seconds)
+        chosen = Scenario(outcome, error_code, duration, answered_by, digits, hold_seconds)
         with self._lock:
             if outcome in CALL_OUTCOMES:
                 self._call_scenarios[to] = chosen
@@ -642,6 +663,7 @@ class FakeTwilio:
             self._callbacks.clear()
             self._rules.clear()
             self._failures.clear()
+            self._slow_answers.clear()
             self._call_scenarios.clear()
             self._message_scenarios.clear()
             self._calls.clear()
@@ -763,10 +785,16 @@ class FakeTwilio:
             return self._create_message
         if collection == "Messages" and sid is None and method == "GET":
             return lambda query, form: self._list_messages(path, query)
+        if collection == "Calls" and sid is None and method == "GET":
+            return lambda query, form: self._list_calls(path, query)
         if sid is not None and method == "GET":
             store = {"Calls": self._calls, "Messages": self._messages, "Recordings": self._recordings}[collection]
             return lambda query, form: self._fetch(store, sid, path)
         raise _ApiError(405, 20004, f"FakeTwilio does not implement {method} {path}")
+
+    def _next_slow_answer(self) -> float:
+        with self._lock:
+            return self._slow_answers.pop(0) if self._slow_answers else 0.0
 
     def _fetch(self, store: dict[str, dict], sid: str, path: str) -> _ApiAnswer:
         with self._lock:
@@ -904,13 +932,49 @@ class FakeTwilio:
             ),
         )
 
-    def _list_messages(self, path: str, query: list) -> _ApiAnswer:
+    def _list_calls(self, path: str, query: list) -> _ApiAnswer:
+        """Calls, newest first, filtered by To and From (Twilio's other filters are not used by the app)."""
+        params = dict(query)
+        unsupported = sorted(set(params) - {"To", "From", "PageSize", "Page"})
+        if unsupported:
+            raise _ApiError(400, 400, f"FakeTwilio does not filter calls by {', '.join(unsupported)}")
+        with self._lock:
+            newest_first = [dict(call) for call in reversed(self._calls.values())]
+        matching = [call for call in newest_first
+                    if params.get("To") in (None, call["to"]) and params.get("From") in (None, call["from"])]
+        return self._page(path, query, "calls", matching, ("To", "From"))
+
+    def _page(self, path: str, query: list, key: str, matching: list[dict], filters: tuple[str, ...]) -> _ApiAnswer:
         params = dict(query)
         try:
             page_size = min(max(int(params.get("PageSize", 50)), 1), 1000)
             page = max(int(params.get("Page", 0)), 0)
         except ValueError:
             raise _ApiError(400, 400, "PageSize and Page must be integers") from None
+        start = page * page_size
+        on_page = matching[start : start + page_size]
+        kept_filters = [(name, value) for name, value in query if name in filters]
+
+        def page_uri(number: int) -> str:
+            return f"{path}?{urlencode(kept_filters + [('PageSize', page_size), ('Page', number)])}"
+
+        return _ApiAnswer(
+            200,
+            {
+                key: on_page,
+                "end": start + len(on_page) - 1 if on_page else 0,
+                "first_page_uri": page_uri(0),
+                "next_page_uri": page_uri(page + 1) if start + page_size < len(matching) else None,
+                "page": page,
+                "page_size": page_size,
+                "previous_page_uri": page_uri(page - 1) if page > 0 else None,
+                "start": start,
+                "uri": page_uri(page),
+            },
+        )
+
+    def _list_messages(self, path: str, query: list) -> _ApiAnswer:
+        params = dict(query)
         date_filters = [
             (operator, _parse_date_filter(params[name]))
             for name, operator in (("DateSent", "="), ("DateSent>", ">="), ("DateSent<", "<="))
@@ -925,29 +989,7 @@ class FakeTwilio:
             and params.get("From") in (None, message["from"])
             and all(_date_matches(message["date_sent"], operator, bound) for operator, bound in date_filters)
         ]
-        start = page * page_size
-        on_page = matching[start : start + page_size]
-        kept_filters = [
-            (key, value) for key, value in query if key in ("To", "From", "DateSent", "DateSent>", "DateSent<")
-        ]
-
-        def page_uri(number: int) -> str:
-            return f"{path}?{urlencode(kept_filters + [('PageSize', page_size), ('Page', number)])}"
-
-        return _ApiAnswer(
-            200,
-            {
-                "messages": on_page,
-                "end": start + len(on_page) - 1 if on_page else 0,
-                "first_page_uri": page_uri(0),
-                "next_page_uri": page_uri(page + 1) if start + page_size < len(matching) else None,
-                "page": page,
-                "page_size": page_size,
-                "previous_page_uri": page_uri(page - 1) if page > 0 else None,
-                "start": start,
-                "uri": page_uri(page),
-            },
-        )
+        return self._page(path, query, "messages", matching, ("To", "From", "DateSent", "DateSent>", "DateSent<"))
 
     def _resource_uri(self, collection: str, sid: str) -> str:
         return f"/{API_VERSION}/Accounts/{self.account_sid}/{collection}/{sid}"
@@ -1110,7 +1152,8 @@ class FakeTwilio:
         def connect() -> None:
             twiml = plan.twiml if plan.twiml is not None else self._fetch_twiml(plan.url, common, answered_by)
             if twiml:
-                self._play_twiml(_LegContext(plan.sid, plan.to, common), twiml, plan.url)
+                self._play_twiml(_LegContext(plan.sid, plan.to, {**common, "CallStatus": "in-progress"}, answered_by),
+                                 twiml, plan.url)
 
         self._play_call_leg(plan.sid, reporter, scenario, answered_by, on_answer=connect)
 
@@ -1182,11 +1225,13 @@ class FakeTwilio:
                 elif verb.tag == "Gather":
                     for spoken in verb:
                         self._hear(leg.sid, "say" if spoken.tag == "Say" else "play", (spoken.text or "").strip())
-                    with self._lock:
-                        digits = self._digits.get(leg.party, "")
-                    if digits:
+                    digits = self._pressed(leg, verb)
+                    if digits or verb.get("actionOnEmptyResult") == "true":
                         next_url = verb.get("action") or document_url
-                        twiml = self._request_twiml("gather", next_url, {**leg.params, "Digits": digits})
+                        pressed = {"Digits": digits, "FinishedOnKey": ""} if digits else {}
+                        twiml = self._request_twiml("gather", next_url, {**leg.params, **pressed})
+                        if twiml is None:
+                            return False  # the action could not be reached: the fake hangs up
                         break
                 elif verb.tag == "Record":
                     self._record(leg, verb, document_url)
@@ -1206,6 +1251,18 @@ class FakeTwilio:
                         break
             document_url = next_url or document_url
         return twiml is None and documents < MAX_TWIML_DOCUMENTS
+
+    def _pressed(self, leg: _LegContext, gather: ElementTree.Element) -> str:
+        """The keys the person on the leg presses at a <Gather> (see `presses` and `Scenario.digits`)."""
+        with self._lock:
+            digits = self._digits.get(leg.party)
+            scenario = self._call_scenarios.get(leg.party)
+        if digits is None and scenario is not None:
+            digits = scenario.digits
+        if digits is None:
+            digits = "" if (leg.answered_by or "").startswith(("machine", "fax")) else "1"
+        num_digits = gather.get("numDigits")
+        return digits[: int(num_digits)] if num_digits else digits
 
     def _request_twiml(self, kind: str, url: str | None, params: dict[str, str]) -> str | None:
         if not url:
@@ -1366,6 +1423,7 @@ class FakeTwilio:
             ("POST", "fail_next"): lambda p: ok(self.fail_next(**p)),
             ("POST", "scenario"): lambda p: ok(self.scenario(**p)),
             ("POST", "latency"): lambda p: ok(setattr(self, "latency", float(p["seconds"]))),
+            ("POST", "slow_next"): lambda p: ok(self.slow_next(**p)),
             ("POST", "reset"): lambda p: ok(self.reset()),
             ("POST", "deliver_callbacks"): lambda p: {"callbacks": [c.to_json() for c in self.deliver_callbacks()]},
             ("POST", "wait_idle"): lambda p: {"idle": self.wait_idle(**p)},
@@ -1462,8 +1520,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._handle_control(fake, target.path[len(CONTROL_PREFIX) :], body)
             return
         answer = fake._answer_api_request(self.command, target.path, target.query, dict(self.headers.items()), body)
-        if fake.latency:
-            time.sleep(fake.latency)
+        delay = fake.latency + fake._next_slow_answer()
+        if delay:
+            time.sleep(delay)
         try:
             if answer.raw is not None:
                 self._send_raw(answer.status, answer.raw, answer.headers)

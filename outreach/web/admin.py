@@ -8,14 +8,19 @@ from wtforms.fields.choices import SelectChoice
 from wtforms import BooleanField, EmailField, IntegerField, PasswordField, SelectField, StringField, TimeField
 from wtforms.validators import DataRequired, NumberRange, Optional, ValidationError
 
+from sqlalchemy.exc import IntegrityError
+
 from outreach.extensions import db
-from outreach.models import LOCALES, ROLES, Practitioner, User
+from outreach.models import LOCALES, ROLES, Practice, Practitioner, User
 from outreach.scoping import get_scoped_or_404, scoped
-from outreach.services import accounts
+from outreach.services import accounts, practice_numbers
 from outreach.services.phones import region_for, to_e164
 from outreach.web.auth import roles_required
+from outreach.web.validators import fits, flash_form_errors
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+NUMBER_TAKEN = _l("This phone number is already another practice's; each practice needs its own.")
 
 WEEKDAYS = [SelectChoice(number, label) for number, label in (
     (1, _l("Monday")), (2, _l("Tuesday")), (3, _l("Wednesday")), (4, _l("Thursday")),
@@ -23,32 +28,47 @@ WEEKDAYS = [SelectChoice(number, label) for number, label in (
 
 
 class NewUserForm(FlaskForm):
-    email = EmailField(_l("E-mail"), validators=[DataRequired()])
-    full_name = StringField(_l("Full name"), validators=[DataRequired()])
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), fits(User.email)])
+    full_name = StringField(_l("Full name"), validators=[DataRequired(), fits(User.full_name)])
     role = SelectField(_l("Role"), choices=[SelectChoice(role) for role in ROLES])
-    preferred_name = StringField(_l("Preferred name"), validators=[Optional()])
+    preferred_name = StringField(_l("Preferred name"), validators=[Optional(), fits(Practitioner.preferred_name)])
     phone = StringField(_l("Phone"), validators=[Optional()])
     password = PasswordField(_l("Password (leave empty to generate one)"), validators=[Optional()])
 
 
 class PractitionerForm(FlaskForm):
-    full_name = StringField(_l("Full name"), validators=[DataRequired()])
-    preferred_name = StringField(_l("Preferred name"), validators=[Optional()])
+    full_name = StringField(_l("Full name"), validators=[DataRequired(), fits(Practitioner.full_name)])
+    preferred_name = StringField(_l("Preferred name"), validators=[Optional(), fits(Practitioner.preferred_name)])
     phone = StringField(_l("Phone for the call bridge"), validators=[Optional()])
     notify_when_list_ready = BooleanField(_l("Text me when my weekly list is ready"))
 
 
+def known_timezone(form: FlaskForm, field) -> None:
+    try:
+        accounts.check_timezone(field.data)
+    except accounts.AccountError as exc:
+        raise ValidationError(_("Unknown time zone: use a name such as Europe/Moscow or America/New_York.")) from exc
+
+
 class SettingsForm(FlaskForm):
-    timezone = StringField(_l("Time zone"), validators=[DataRequired()])
+    timezone = StringField(_l("Time zone"), validators=[DataRequired(), fits(Practice.timezone), known_timezone])
     locale = SelectField(_l("Language"), choices=[SelectChoice(code) for code in LOCALES])
     phone = StringField(_l("Practice phone"), validators=[Optional()])
-    address = StringField(_l("Practice address"), validators=[Optional()])
+    address = StringField(_l("Practice address"), validators=[Optional(), fits(Practice.address)])
     quiet_hours_start = TimeField(_l("Quiet hours start"))
     quiet_hours_end = TimeField(_l("Quiet hours end"))
     call_list_weekday = SelectField(_l("Build call lists on"), choices=WEEKDAYS, coerce=int)
     call_list_time = TimeField(_l("at"))
     arrival_lead_minutes = IntegerField(_l("Arrival text, minutes before the visit"),
                                         validators=[NumberRange(min=1, max=180)])
+    text_window_before_minutes = IntegerField(_l("Texts about a visit from this many minutes before it"),
+                                              validators=[NumberRange(min=15, max=720)])
+    text_window_after_minutes = IntegerField(_l("until this many minutes after its start"),
+                                             validators=[NumberRange(min=0, max=720)])
+    texts_per_client_per_day = IntegerField(_l("At most this many texts to a client a day"),
+                                            validators=[NumberRange(min=1, max=20)])
+    texts_min_gap_minutes = IntegerField(_l("At least this many minutes between two texts to a client"),
+                                         validators=[NumberRange(min=0, max=240)])
     include_returning_after_months = IntegerField(
         _l("Also call clients returning after this many months (empty: off)"),
         validators=[Optional(), NumberRange(min=1, max=120)])
@@ -88,7 +108,7 @@ def index():
 def create_user():
     form = NewUserForm()
     if not form.validate_on_submit():
-        flash(_("Please fill in e-mail, full name and role."), "error")
+        flash_form_errors(form, _("Please fill in e-mail, full name and role."))
         return redirect(url_for("admin.index"))
     try:
         user, password = accounts.create_user(
@@ -109,7 +129,7 @@ def create_user():
     return redirect(url_for("admin.index"))
 
 
-@bp.route("/practitioners/<int:practitioner_id>", methods=["GET", "POST"])
+@bp.route("/practitioners/<id:practitioner_id>", methods=["GET", "POST"])
 @roles_required("admin")
 def edit_practitioner(practitioner_id: int):
     practitioner = get_scoped_or_404(Practitioner, practitioner_id)
@@ -139,11 +159,16 @@ def settings():
         data = {name: field.data for name, field in form._fields.items() if name != "csrf_token"}
         try:
             accounts.update_practice_settings(db.session, practice, actor=current_user, **data)
+            db.session.commit()
         except accounts.AccountError as exc:
             db.session.rollback()
-            flash(str(exc), "error")
+            taken = isinstance(exc.__cause__, practice_numbers.NumberTaken)
+            flash(str(NUMBER_TAKEN) if taken else str(exc), "error")
             return render_template("admin/settings.html", form=form), 400
-        db.session.commit()
+        except IntegrityError:  # another practice took the number at the same moment
+            db.session.rollback()
+            flash(str(NUMBER_TAKEN), "error")
+            return render_template("admin/settings.html", form=form), 400
         flash(_("Settings saved."), "success")
         return redirect(url_for("admin.settings"))
     return render_template("admin/settings.html", form=form)

@@ -8,19 +8,19 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
 from outreach.extensions import db, limiter
 from outreach.models import User
-from outreach.services import audit
+from outreach.services import accounts, audit
+from outreach.web.validators import fits
 
 bp = Blueprint("auth", __name__)
 
 
 class LoginForm(FlaskForm):
-    email = EmailField(_l("E-mail"), validators=[DataRequired()])
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), fits(User.email)])
     password = PasswordField(_l("Password"), validators=[DataRequired()])
 
 
@@ -51,8 +51,8 @@ def login():
         return redirect(url_for("home.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = db.session.scalar(select(User).where(User.email == form.email.data.strip().lower()))
-        if user is None or not user.active or not user.check_password(form.password.data):
+        user = accounts.authenticate(db.session, form.email.data, form.password.data)
+        if user is None:
             flash(_("Wrong e-mail or password."), "error")
             return render_template("auth/login.html", form=form), 401
         login_user(user)
@@ -65,6 +65,9 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    # Every session of the user ends, including copies of this cookie and other devices'.
+    accounts.end_sessions(current_user)
+    db.session.commit()
     logout_user()
     return redirect(url_for("auth.login"))
 
@@ -75,5 +78,8 @@ def _safe_next(target: str | None) -> str | None:
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/"):
+        return None
+    # Browsers read "/\\evil.example" as "//evil.example", and drop tabs and newlines before reading.
+    if target.startswith("//") or "\\" in target or any(ord(char) < 32 for char in target):
         return None
     return target

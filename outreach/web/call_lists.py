@@ -27,8 +27,10 @@ from outreach.extensions import db
 from outreach.models import Appointment, CallList, CallTask, Client, Practitioner
 from outreach.scoping import get_scoped_or_404, scoped
 from outreach.services import audit, call_lists, scripts
+from outreach.services.phones import client_zone
 from outreach.services.phones import display as display_phone
 from outreach.web.auth import roles_required
+from outreach.web.ids import id_arg
 
 bp = Blueprint("call_lists", __name__)
 
@@ -42,7 +44,7 @@ CALLING_HINTS = {
 
 def _practitioner_for_request() -> Practitioner:
     """Whose list or script this request is about (404 for anyone else's)."""
-    requested = request.values.get("practitioner", type=int)
+    requested = request.values.get("practitioner", type=id_arg)
     if current_user.role == "practitioner":
         own = current_user.practitioner
         if requested is not None and requested != own.id:
@@ -154,7 +156,7 @@ class _CardMaker:
         variables = scripts.script_variables(client=task.client, practitioner=self.practitioner,
                                              practice=self.practice, visit_starts_at=task.appointment.starts_at,
                                              now=self.now)
-        hint, hint_text = self._hint(task.client.timezone or self.practice.timezone)
+        hint, hint_text = self._hint(client_zone(task.client, self.practice).key)
         return TaskCard(
             task=task,
             visit_local=visit_local,

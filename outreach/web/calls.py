@@ -1,7 +1,13 @@
-"""Click-to-call from the weekly list, its live status, and the outcome form."""
+"""Click-to-call from the weekly list, its live status, and the outcome form.
+
+What comes of Call and Save is said on the task's card (an aria-live
+region), not at the top of the page: with JavaScript, Call is sent with
+fetch and answers JSON; without, the message is flashed for that card.
+"""
+import time
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, flash, jsonify, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -12,6 +18,7 @@ from outreach.extensions import db
 from outreach.models import CALL_OUTCOMES, CallAttempt, CallTask
 from outreach.scoping import get_scoped_or_404
 from outreach.services import calls, missed_call_texts
+from outreach.services.phones import client_zone
 
 bp = Blueprint("calls", __name__)
 
@@ -28,7 +35,7 @@ CALL_OUTCOME_LABELS = {
 
 
 def _client_zone(task: CallTask) -> str:
-    return task.client.timezone or task.call_list.practitioner.practice.timezone
+    return client_zone(task.client, task.call_list.practitioner.practice).key
 
 
 @bp.app_context_processor
@@ -59,28 +66,49 @@ def _back_to_list(task: CallTask):
     return redirect(url_for("call_lists.week", **args) + f"#task-{task.id}")
 
 
-@bp.route("/tasks/<int:task_id>/call", methods=["POST"])
+def _card_message(task: CallTask, message: str, *, ok: bool, status_url: str | None = None):
+    """The answer to Call or Save, shown on the task's card: JSON for the page's script, else a flash."""
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify(ok=ok, message=message, status_url=status_url), (200 if ok else 409)
+    flash(message, f"task-{task.id} {'success' if ok else 'error'}")
+    return _back_to_list(task)
+
+
+@bp.route("/tasks/<id:task_id>/call", methods=["POST"])
 @login_required
 def call(task_id: int):
+    """Starts the call, then waits (a few seconds) for Twilio's answer to the create before saying anything."""
     task = task_for_current_user(task_id)
     try:
         attempt = calls.start_call(db.session, task, current_user, now=utcnow())
     except calls.CallRefused as exc:
         db.session.rollback()
-        flash(str(exc), "error")
-        return _back_to_list(task)
+        return _card_message(task, str(exc), ok=False)
     db.session.commit()
     jobs.dispatch(tasks.place_call, attempt.id)
-    db.session.refresh(attempt)
+    attempt = _wait_for_twilios_answer(attempt)
+    status_url = url_for("calls.attempt_status", attempt_id=attempt.id)
     if attempt.status == "failed":
-        flash(attempt.error, "error")
-    else:
-        flash(_("Calling you now: answer your phone and you will be connected to %(name)s.",
-                name=task.client.display_name), "success")
-    return _back_to_list(task)
+        return _card_message(task, attempt.error, ok=False, status_url=status_url)
+    if attempt.call_sid is None:
+        return _card_message(task, _("Twilio has not answered yet; the call status below follows it."), ok=True,
+                             status_url=status_url)
+    return _card_message(task, _("Calling you now: answer your phone and press 1 to be connected to %(name)s.",
+                                 name=task.client.display_name), ok=True, status_url=status_url)
 
 
-@bp.route("/attempts/<int:attempt_id>/status")
+def _wait_for_twilios_answer(attempt: CallAttempt) -> CallAttempt:
+    """The attempt once Twilio has taken or refused the create (the job may run on a worker), or at the deadline."""
+    deadline = time.monotonic() + current_app.config["CALL_CREATE_WAIT_SECONDS"]
+    while True:
+        db.session.expire(attempt)
+        if attempt.call_sid or calls.is_final(attempt.status) or time.monotonic() >= deadline:
+            return attempt
+        db.session.rollback()  # PostgreSQL: see the worker's commit
+        time.sleep(0.2)
+
+
+@bp.route("/attempts/<id:attempt_id>/status")
 @login_required
 def attempt_status(attempt_id: int):
     attempt = get_scoped_or_404(CallAttempt, attempt_id)
@@ -100,14 +128,13 @@ def attempt_status(attempt_id: int):
     )
 
 
-@bp.route("/tasks/<int:task_id>/outcome", methods=["POST"])
+@bp.route("/tasks/<id:task_id>/outcome", methods=["POST"])
 @login_required
 def outcome(task_id: int):
     task = task_for_current_user(task_id)
     chosen = request.form.get("outcome", "")
     if chosen not in CALL_OUTCOMES:
-        flash(_("Choose what happened on the call."), "error")
-        return _back_to_list(task)
+        return _card_message(task, _("Choose what happened on the call."), ok=False)
     attempt = calls.record_outcome(db.session, task, current_user, outcome=chosen,
                                    questions=request.form.get("questions", ""), notes=request.form.get("notes", ""),
                                    questions_answered=request.form.get("questions_answered") == "yes", now=utcnow())
@@ -115,5 +142,4 @@ def outcome(task_id: int):
     db.session.commit()
     if missed_text is not None:
         jobs.dispatch(tasks.send_texts, [missed_text.id])
-    flash(_("Saved the outcome for %(name)s.", name=task.client.display_name), "success")
-    return _back_to_list(task)
+    return _card_message(task, _("Saved the outcome for %(name)s.", name=task.client.display_name), ok=True)

@@ -29,6 +29,7 @@ from outreach.services import outcomes, privacy, visit_outcomes
 from outreach.services.call_lists import WeekError
 from outreach.web import charts
 from outreach.web.auth import roles_required
+from outreach.web.ids import id_arg
 
 bp = Blueprint("outcomes", __name__)
 
@@ -69,7 +70,7 @@ def formatting() -> dict:
 
 def _chosen_practitioner() -> Practitioner | None:
     """The practitioner whose figures are asked for; None for the whole practice (admins and staff only)."""
-    requested = request.args.get("practitioner", type=int)
+    requested = request.args.get("practitioner", type=id_arg)
     if not current_user.sees_all_practitioners:
         own = current_user.practitioner
         if own is None or (requested is not None and requested != own.id):
@@ -207,7 +208,7 @@ def _back(fallback: str) -> str:
     return fallback
 
 
-@bp.route("/appointments/<int:appointment_id>/visit-outcome", methods=["POST"])
+@bp.route("/appointments/<id:appointment_id>/visit-outcome", methods=["POST"])
 @login_required
 def mark_visit(appointment_id: int):
     appointment = get_scoped_or_404(Appointment, appointment_id)
@@ -232,7 +233,7 @@ def mark_visit(appointment_id: int):
 # --- Erasing a client -------------------------------------------------------------------------
 
 
-@bp.route("/clients/<int:client_id>/erase", methods=["GET", "POST"])
+@bp.route("/clients/<id:client_id>/erase", methods=["GET", "POST"])
 @roles_required("admin")
 def erase_client(client_id: int):
     client = get_scoped_or_404(Client, client_id)

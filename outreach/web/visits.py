@@ -24,10 +24,13 @@ from outreach import jobs, tasks
 from outreach.clock import utcnow
 from outreach.extensions import db
 from outreach.models import LOCALES, Appointment, CallTask, InboundMessage, Notification, Practitioner
-from outreach.scoping import get_scoped_or_404, scoped
-from outreach.services import arrival_texts, audit
+from outreach.scoping import get_scoped_or_404, scoped, visible_appointments
+from outreach.services import arrival_texts, audit, outcomes, visit_days
+from outreach.services.call_lists import WeekError
 from outreach.services.notification_status import PENDING
+from outreach.services.sms_cost import SmsCost, sms_cost
 from outreach.web.auth import roles_required
+from outreach.web.formatting import local_time
 
 bp = Blueprint("visits", __name__)
 
@@ -39,9 +42,10 @@ STATUS_LABELS = {
     "queued": _l("queued"), "sent": _l("sent"), "delivered": _l("delivered"), "read": _l("read"),
     "partially_delivered": _l("partly delivered"), "undelivered": _l("not delivered"), "failed": _l("failed"),
     "canceled": _l("cancelled"), "cancelled": _l("cancelled"), "missed": _l("missed"), "skipped": _l("not sent"),
+    "held": _l("held back"),
 }
 STATUS_BADGES = {"delivered": "good", "read": "good", "sent": "good", "undelivered": "bad", "failed": "bad",
-                 "missed": "bad", "pending": "warn", "sending": "warn", "queued": "warn", "accepted": "warn"}
+                 "missed": "bad", "held": "bad", "pending": "warn", "sending": "warn", "queued": "warn", "accepted": "warn"}
 KIND_LABELS = {arrival_texts.ARRIVAL: _l("Arrival text"), arrival_texts.ON_MY_WAY: _l("On my way"),
                arrival_texts.RUNNING_LATE: _l("Running late")}
 REPLY_LABELS = {"stop": _l("opted out"), "start": _l("opted back in"), "help": _l("asked for help")}
@@ -50,7 +54,14 @@ REPLY_LABELS = {"stop": _l("opted out"), "start": _l("opted back in"), "help": _
 @bp.app_context_processor
 def text_labels() -> dict:
     return {"text_status_labels": STATUS_LABELS, "text_status_badges": STATUS_BADGES, "text_kind_labels": KIND_LABELS,
-            "reply_labels": REPLY_LABELS}
+            "reply_labels": REPLY_LABELS, "may_text_about": _may_text_about,
+            "text_window_of": lambda appointment: arrival_texts.text_window(appointment, current_user.practice)}
+
+
+def _may_text_about(appointment: Appointment) -> bool:
+    """Whether On my way / Running late are offered now: the visit's day and window, no outcome, not cancelled."""
+    practice = current_user.practice
+    return arrival_texts.why_no_text_about_visit(appointment, practice, utcnow()) is None
 
 
 # --- today and one visit ---------------------------------------------------------------------------
@@ -64,7 +75,7 @@ def today():
     local_day = utcnow().astimezone(zone).date()
     day_start = dt.datetime.combine(local_day, dt.time(0), zone)
     next_day_start = dt.datetime.combine(local_day + dt.timedelta(days=1), dt.time(0), zone)
-    visits = _visible_appointments().where(Appointment.starts_at >= day_start,
+    visits = visible_appointments().where(Appointment.starts_at >= day_start,
                                            Appointment.starts_at < next_day_start)
     appointments = db.session.scalars(visits.order_by(Appointment.starts_at, Appointment.id)).all()
     by_practitioner: dict[Practitioner, list[Appointment]] = defaultdict(list)
@@ -75,7 +86,7 @@ def today():
                            replies=replies, default_eta=practice.arrival_lead_minutes)
 
 
-@bp.route("/appointments/<int:appointment_id>")
+@bp.route("/appointments/<id:appointment_id>")
 @login_required
 def show(appointment_id: int):
     appointment = _visit_or_404(appointment_id)
@@ -87,12 +98,59 @@ def show(appointment_id: int):
                            call_tasks=call_tasks, default_eta=current_user.practice.arrival_lead_minutes)
 
 
-def _visible_appointments():
-    query = scoped(Appointment)
+# --- the front desk: any day, and the first visits without an outcome ---------------------------------
+
+UNMARKED_PER_PAGE = 50
+
+
+def _chosen_practitioner_id() -> int | None:
+    """Whose visits: one practitioner's (`?practitioner=`), else everybody's; a practitioner always sees their own."""
     if not current_user.sees_all_practitioners:
-        own = current_user.practitioner
-        query = query.where(Appointment.practitioner_id == (own.id if own else None))
-    return query
+        return current_user.practitioner.id if current_user.practitioner else -1
+    requested = request.args.get("practitioner", type=int)
+    return get_scoped_or_404(Practitioner, requested).id if requested else None
+
+
+@bp.route("/visits/day")
+@login_required
+def day():
+    """Every visit of one day with what became of it, to mark attended / no-show afterwards."""
+    practice = current_user.practice
+    today = utcnow().astimezone(ZoneInfo(practice.timezone)).date()
+    try:
+        shown = dt.date.fromisoformat(request.args["date"]) if request.args.get("date") else today
+    except ValueError:
+        abort(400, _("Choose a day like %(example)s.", example=today.isoformat()))
+    practitioner_id = _chosen_practitioner_id()
+    appointments = db.session.scalars(visit_days.visits_of_day(practice, shown, practitioner_id)).all()
+    return render_template(
+        "visits/day.html", day=shown, today=today, appointments=appointments, practitioner_id=practitioner_id,
+        first_visits=visit_days.first_visit_ids(db.session, [a.id for a in appointments]),
+        practitioners=_practitioners_to_choose(), previous_day=shown - dt.timedelta(days=1),
+        next_day=shown + dt.timedelta(days=1))
+
+
+@bp.route("/visits/unmarked")
+@login_required
+def unmarked():
+    """The first visits of the outcomes page's weeks that have no outcome yet (the figures leave them out)."""
+    practice = current_user.practice
+    default = outcomes.recent_weeks(practice, utcnow(), 12)
+    try:
+        weeks = outcomes.weeks_between(request.args.get("from") or default[0], request.args.get("to") or default[-1])
+    except WeekError:
+        abort(400, _("Choose weeks like 2026-W40, the first no later than the last, at most two years apart."))
+    practitioner_id = _chosen_practitioner_id()
+    pages = db.paginate(outcomes.unmarked_first_visits(practice, weeks, practitioner_id),
+                        per_page=UNMARKED_PER_PAGE, error_out=False)
+    return render_template("visits/unmarked.html", pages=pages, weeks=weeks, practitioner_id=practitioner_id,
+                           practitioners=_practitioners_to_choose())
+
+
+def _practitioners_to_choose() -> list[Practitioner]:
+    if not current_user.sees_all_practitioners:
+        return []
+    return db.session.scalars(scoped(Practitioner).order_by(Practitioner.full_name)).all()
 
 
 def _visit_or_404(appointment_id: int) -> Appointment:
@@ -121,32 +179,42 @@ def _texts_and_replies(appointment_ids: list[int]) -> tuple[dict, dict]:
 # --- the practitioner's own texts -------------------------------------------------------------------
 
 
-@bp.route("/appointments/<int:appointment_id>/on-my-way", methods=["POST"])
+@bp.route("/appointments/<id:appointment_id>/on-my-way", methods=["POST"])
 @login_required
 def on_my_way(appointment_id: int):
-    return _text_by_hand(appointment_id, arrival_texts.create_on_my_way,
-                         _l("On my way: texting %(client)s that you'll be there in about %(minutes)s minutes."))
+    def create(appointment: Appointment, minutes: int) -> tuple[Notification, str]:
+        notification = arrival_texts.create_on_my_way(db.session, appointment, eta_minutes=minutes,
+                                                      actor=current_user, now=utcnow())
+        return notification, _("On my way: texting %(client)s that you'll be there in about %(minutes)s minutes.",
+                               client=appointment.client.first_name, minutes=minutes)
+
+    return _text_by_hand(appointment_id, "eta_minutes", create)
 
 
-@bp.route("/appointments/<int:appointment_id>/running-late", methods=["POST"])
+@bp.route("/appointments/<id:appointment_id>/running-late", methods=["POST"])
 @login_required
 def running_late(appointment_id: int):
-    return _text_by_hand(appointment_id, arrival_texts.create_running_late,
-                         _l("Running late: texting %(client)s that you'll be there in about %(minutes)s minutes."))
+    def create(appointment: Appointment, minutes: int) -> tuple[Notification, str]:
+        notification = arrival_texts.create_running_late(db.session, appointment, minutes_late=minutes,
+                                                         actor=current_user, now=utcnow())
+        return notification, _("Running late: texting %(client)s that you'll be there at about %(time)s.",
+                               client=appointment.client.first_name,
+                               time=local_time(appointment.starts_at + dt.timedelta(minutes=minutes)))
+
+    return _text_by_hand(appointment_id, "minutes_late", create)
 
 
-def _text_by_hand(appointment_id: int, create: Callable, done_message) -> object:
+def _text_by_hand(appointment_id: int, minutes_field: str, create: Callable) -> object:
     """Creates the text in the outbox, then hands it to a worker to send right away."""
     appointment = _visit_or_404(appointment_id)
     back = url_for("visits.today") if request.form.get("back") == "today" else url_for(
         "visits.show", appointment_id=appointment.id)
-    eta_minutes = request.form.get("eta_minutes", type=int)
-    if eta_minutes is None or not ETA_RANGE[0] <= eta_minutes <= ETA_RANGE[1]:
-        flash(_("Give the minutes until you arrive, from %(low)s to %(high)s.", low=ETA_RANGE[0], high=ETA_RANGE[1]),
-              "error")
+    minutes = request.form.get(minutes_field, type=int)
+    if minutes is None or not ETA_RANGE[0] <= minutes <= ETA_RANGE[1]:
+        flash(_("Give the minutes, from %(low)s to %(high)s.", low=ETA_RANGE[0], high=ETA_RANGE[1]), "error")
         return redirect(back)
     try:
-        notification = create(db.session, appointment, eta_minutes=eta_minutes, actor=current_user, now=utcnow())
+        notification, done_message = create(appointment, minutes)
         db.session.commit()
     except arrival_texts.TextNotPossible as exc:
         db.session.rollback()
@@ -157,7 +225,7 @@ def _text_by_hand(appointment_id: int, create: Callable, done_message) -> object
         flash(_("No text sent: it was already sent."), "error")
         return redirect(back)
     jobs.dispatch(tasks.send_texts, [notification.id])
-    flash(done_message % {"client": appointment.client.first_name, "minutes": eta_minutes}, "success")
+    flash(done_message, "success")
     return redirect(back)
 
 
@@ -200,8 +268,8 @@ def text_settings():
                            placeholders=arrival_texts.PLACEHOLDERS), (400 if form.errors else 200)
 
 
-def _previews(form: TextTemplatesForm) -> list[tuple[str, str, str]]:
-    """(what, language, filled-in text) for each wording as typed, or the default in each language."""
+def _previews(form: TextTemplatesForm) -> list[tuple[str, str, str, SmsCost]]:
+    """(what, language, filled-in text, what it costs) for each wording as typed, or the default in each language."""
     practice = current_user.practice
     practitioner = current_user.practitioner or db.session.scalar(scoped(Practitioner).order_by(Practitioner.id))
     name = practitioner.spoken_name if practitioner else current_user.full_name.split()[0]
@@ -213,8 +281,9 @@ def _previews(form: TextTemplatesForm) -> list[tuple[str, str, str]]:
         own = (field.data or "").strip()
         for locale in ([practice.locale] if own else LOCALES):
             template = own or arrival_texts.DEFAULT_TEMPLATES[kind][locale]
-            previews.append((str(KIND_LABELS[kind]), locale, arrival_texts.preview(
-                template, practice, name, minutes=practice.arrival_lead_minutes, locale=locale)))
+            text = arrival_texts.preview(template, practice, name, minutes=practice.arrival_lead_minutes,
+                                         locale=locale)
+            previews.append((str(KIND_LABELS[kind]), locale, text, sms_cost(text)))
     return previews
 
 

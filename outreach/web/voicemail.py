@@ -100,7 +100,7 @@ def _recording_for_current_user(recording_id: int) -> Recording:
     return recording
 
 
-@bp.route("/recordings/<int:recording_id>/audio")
+@bp.route("/recordings/<id:recording_id>/audio")
 @login_required
 def recording_audio(recording_id: int):
     """The message's sound, fetched from Twilio; playing it marks it listened."""
@@ -116,7 +116,7 @@ def recording_audio(recording_id: int):
     return Response(sound.content, mimetype=sound.content_type, headers={"Cache-Control": "private, no-store"})
 
 
-@bp.route("/tasks/<int:task_id>/missed-call-text", methods=["POST"])
+@bp.route("/tasks/<id:task_id>/missed-call-text", methods=["POST"])
 @login_required
 def missed_call_text(task_id: int):
     task = task_for_current_user(task_id)
@@ -132,7 +132,7 @@ def missed_call_text(task_id: int):
     return _back(task)
 
 
-@bp.route("/attempts/<int:attempt_id>/voicemail-drop", methods=["POST"])
+@bp.route("/attempts/<id:attempt_id>/voicemail-drop", methods=["POST"])
 @login_required
 def voicemail_drop_now(attempt_id: int):
     attempt = get_scoped_or_404(CallAttempt, attempt_id)

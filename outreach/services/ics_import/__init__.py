@@ -47,9 +47,10 @@ from outreach.services.ics_import.context import (
     ImportContext,
     ImportWindow,
     megabytes,
+    to_utc,
 )
-from outreach.services.ics_import.expand import expand_occurrences
-from outreach.services.ics_import.parse import parse_events
+from outreach.services.ics_import.expand import Found, expand_occurrences
+from outreach.services.ics_import.parse import Events, parse_events
 from outreach.services.ics_import.places import is_at_client_place
 from outreach.services.ics_import.read import read_text
 from outreach.services.ics_import.report import ImportFailed, ImportLimits, ImportReport
@@ -115,6 +116,7 @@ def import_calendar(
             calendars = split_components(read_text(data, limits), limits, deadline)
             events = parse_events(calendars, context, report, deadline)
             found = expand_occurrences(events, window, context, limits, report, deadline)
+            _count_outside_window(report, events, found, window, context)
             with session.begin_nested():
                 rows_after = apply_occurrences(session, source, context, events, found, window, now, cancel_vanished, report,
                                     deadline)
@@ -191,6 +193,27 @@ def _report_if_already_imported(session: Session, source: CalendarSource, filena
         return None
     return ImportReport(file=filename, source_id=source.id, occurrences=last["occurrences"],
                         unchanged=last["occurrences"], skipped=last["skipped"],
-                        needs_attention=last["needs_attention"])
+                        needs_attention=last["needs_attention"], events=last.get("events", 0),
+                        before_window=last.get("before_window", 0), after_window=last.get("after_window", 0),
+                        window_start=last.get("window_start"), window_end=last.get("window_end"))
+
+
+def _count_outside_window(report: ImportReport, events: Events, found: list[Found], window: ImportWindow,
+                          context: ImportContext) -> None:
+    """How many usable events fall wholly before or after the window: why a file may import nothing."""
+    report.window_start = window.start.date().isoformat()
+    report.window_end = (window.end - dt.timedelta(days=1)).date().isoformat()
+    first_starts: dict[str, dt.datetime] = {}
+    for event in events.events:
+        uid = events.info[id(event)].uid
+        if uid not in events.protected_uids:
+            start = to_utc(event["DTSTART"].dt, context.practice_tz)
+            first_starts[uid] = min(first_starts.get(uid, start), start)
+    report.events = len(first_starts)
+    inside = {item.uid for item in found}
+    for uid, start in first_starts.items():
+        if uid not in inside:
+            report.before_window += start < window.start
+            report.after_window += start >= window.end
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import icalendar
 import recurring_ical_events
 
+from outreach.services import import_words, recurrence_limits
 from outreach.services.ics_import.context import (
     RECURRENCE_ID_FORMAT,
     Deadline,
@@ -76,13 +77,16 @@ def expand_occurrences(events: Events, window: ImportWindow, context: ImportCont
         deadline.check("working out repeating events")
         uid = str(series.uid)
         expanded.add(uid)
+        if unit := recurrence_limits.too_frequent(by_uid[uid]):
+            report.skip(uid, import_words.TOO_FREQUENT, detail=unit, **_which(by_uid[uid]))
+            continue
         try:
             occurrences, complete = _occurrences_in_window(series, by_uid[uid], window, context, limits, report,
                                                            deadline)
         except ImportFailed:
             raise
         except Exception as exc:  # noqa: BLE001 - one series the libraries cannot work out must not sink the file
-            report.skip(uid, f"its dates or repeat rule could not be worked out: {short_error(exc)}")
+            report.skip(uid, import_words.UNWORKABLE, detail=short_error(exc), **_which(by_uid[uid]))
             events.protected_uids.add(uid)
             continue
         if not complete:
@@ -95,9 +99,26 @@ def expand_occurrences(events: Events, window: ImportWindow, context: ImportCont
                 seen.add(key)
                 found.append(item)
     for uid in sorted(set(by_uid) - expanded):
-        report.skip(uid, f"its dates or repeat rule could not be worked out: {_series_error(by_uid[uid])}")
+        report.skip(uid, import_words.UNWORKABLE, detail=_series_error(by_uid[uid]), **_which(by_uid[uid]))
         events.protected_uids.add(uid)
     return found
+
+
+def _title(events: list[icalendar.Event]) -> str | None:
+    """The series' title, as staff know it (the SUMMARY of its main event, else of any)."""
+    for event in sorted(events, key=lambda e: "RECURRENCE-ID" in e):
+        summary = str(event.get("SUMMARY") or "").strip()
+        if summary:
+            return summary
+    return None
+
+
+def _which(events: list[icalendar.Event]) -> dict:
+    """The title and first day of a series, for a skipped item."""
+    days = [value.date() if isinstance(value, dt.datetime) else value
+            for value in (getattr(event.get("DTSTART"), "dt", None) for event in events)
+            if isinstance(value, dt.date)]
+    return {"title": _title(events), "day": min(days, default=None)}
 
 
 def _series_error(events: list[icalendar.Event]) -> str:
@@ -133,8 +154,8 @@ def _occurrences_in_window(series: Any, events: list[icalendar.Event], window: I
         if gap.count is not None:
             before_window = min(before_window, gap.count)  # COUNT stops the rule however often it repeats
         if before_window > limits.max_repetitions_before_window:
-            report.skip(uid, f"repeats every {gap.words} since {first_start:%Y-%m-%d}: too many repetitions "
-                             "before the import window to work through")
+            report.skip(uid, import_words.TOO_MANY_BEFORE_WINDOW, detail=gap.words, title=_title(events),
+                        day=first_start.astimezone(context.practice_tz).date())
             return [], False
         chunk = min(chunk, max(dt.timedelta(seconds=gap.seconds * cap), dt.timedelta(seconds=cap)))
     result: list[tuple[_Occurrence, dt.datetime]] = []
@@ -150,8 +171,8 @@ def _occurrences_in_window(series: Any, events: list[icalendar.Event], window: I
         starts.sort(key=lambda pair: pair[0])
         result.extend((occurrence, starts_at) for starts_at, occurrence in starts)
         if len(result) > cap:
-            report.skip(uid, f"repeats more than {cap} times in the import window; only the first {cap} were "
-                             "imported")
+            report.skip(uid, import_words.TOO_MANY_IN_WINDOW, detail=str(cap), title=_title(events),
+                        day=result[0][1].astimezone(context.practice_tz).date())
             return result[:cap], False
         chunk_start = chunk_end
     return result, True

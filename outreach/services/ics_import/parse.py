@@ -16,6 +16,7 @@ import icalendar
 import x_wr_timezone
 from icalendar.timezone import tzp
 
+from outreach.services import import_words
 from outreach.services.client_matching import (
     Attendee,
     ClientFacts,
@@ -131,7 +132,7 @@ def parse_events(calendars: list[CalendarText], context: ImportContext, report: 
                     event = icalendar.Component.from_ical(component.text())
                 except Exception as exc:  # noqa: BLE001 - any parser failure means this one event is unreadable
                     uid = component.uid()
-                    report.skip(uid, f"unreadable event (line {component.first_line}): {short_error(exc)}")
+                    report.skip(uid, import_words.UNREADABLE, detail=short_error(exc), line=component.first_line)
                     protected.add(uid)
                     continue
                 written_uid = str(_first(event.get("UID")) or "").strip()
@@ -139,8 +140,10 @@ def parse_events(calendars: list[CalendarText], context: ImportContext, report: 
                 uid = _event_uid(event)
                 uids.add(uid)
                 if problem:
-                    # Without a UID of its own, the line tells staff which event it was.
-                    report.skip(written_uid, problem if written_uid else f"{problem} (line {component.first_line})")
+                    # Staff know an event by its title and day; the line is for one with neither.
+                    code, detail = problem
+                    report.skip(written_uid, code, detail=detail, title=_text(event, "SUMMARY"),
+                                day=_written_day(event.get("DTSTART")), line=component.first_line)
                     protected.add(uid)
                     continue
                 if cancelled_by_method:
@@ -224,22 +227,41 @@ def _time_of(prop: Any) -> dt.date | None:
     return value if isinstance(value, dt.date) else None
 
 
-def _repair(event: icalendar.Event, floating_tz: dt.tzinfo) -> str | None:
-    """Fixes what has one obvious meaning; returns why the event is unusable otherwise."""
+def _written_day(prop: Any) -> dt.date | None:
+    """The day an event's start names, to tell staff which event it was, even when the start is written wrongly.
+
+    A day past the month's end is counted on into the next month, as people
+    read it: 20260231 is 3 March 2026.
+    """
+    prop = _first(prop)
+    value = _time_of(prop)
+    if value is not None:
+        return value.date() if isinstance(value, dt.datetime) else value
+    match = re.match(r"\s*(\d{4})(\d{2})(\d{2})", str(prop or ""))
+    if match is None:
+        return None
+    year, month, day = (int(part) for part in match.groups())
+    if not (1 <= month <= 12 and 1 <= day <= 31 and year >= 1):
+        return None
+    return dt.date(year, month, 1) + dt.timedelta(days=day - 1)
+
+
+def _repair(event: icalendar.Event, floating_tz: dt.tzinfo) -> tuple[str, str | None] | None:
+    """Fixes what has one obvious meaning; returns why the event is unusable otherwise (problem, what was written)."""
     start_prop = event.get("DTSTART")
     if start_prop is None:
-        return "no start time (DTSTART)"
+        return import_words.NO_START, None
     if isinstance(start_prop, list):
         if len({_time_of(p) for p in start_prop}) != 1:
-            return "more than one start time (DTSTART)"
+            return import_words.SEVERAL_STARTS, None
         event["DTSTART"] = start_prop = start_prop[0]
     start = _time_of(start_prop)
     if start is None:
-        return f"the start time {str(start_prop)!r} is not a date"
+        return import_words.BAD_START, str(start_prop)
     try:
         start_utc = to_utc(start, floating_tz)
     except (OverflowError, ValueError):
-        return f"the start time {start} is out of range"
+        return import_words.START_OUT_OF_RANGE, str(start)
 
     # An end before the start, an unreadable end or a negative duration: keep the start, drop the end.
     end_prop = _first(event.get("DTEND"))
@@ -270,7 +292,7 @@ def _repair(event: icalendar.Event, floating_tz: dt.tzinfo) -> str | None:
                 continue  # "RRULE:" with nothing after it repeats nothing
             rule = _readable_rule(rule, written)
             if rule is None:
-                return f"the repeat rule {written!r} is not readable"
+                return import_words.BAD_RULE, written
             readable_rules.append(rule)
         del event["RRULE"]
         if readable_rules:
@@ -279,7 +301,7 @@ def _repair(event: icalendar.Event, floating_tz: dt.tzinfo) -> str | None:
     if recurrence_id is not None:
         recurrence_id = _first(recurrence_id)
         if _time_of(recurrence_id) is None:
-            return f"RECURRENCE-ID {str(recurrence_id)!r} is not a date"
+            return import_words.BAD_RECURRENCE_ID, str(recurrence_id)
         event["RECURRENCE-ID"] = recurrence_id
     # Exporters write empty or malformed EXDATE/RDATE lines; the readable ones still count.
     for name in ("EXDATE", "RDATE"):

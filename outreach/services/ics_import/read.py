@@ -3,17 +3,17 @@ from __future__ import annotations
 
 import re
 
+from outreach.services import calendar_text
 from outreach.services.ics_import.context import megabytes
 from outreach.services.ics_import.report import ImportFailed, ImportLimits
 
 # A content line continues on the next line when that starts with a space or
 # a tab (RFC 5545 3.1); some exporters put blank lines before the continuation.
 _FOLD = re.compile(rb"\r?\n(?:\r?\n)*[ \t]")
-_BOM = b"\xef\xbb\xbf"
 
 
 def read_text(data: bytes, limits: ImportLimits) -> str:
-    data = data.removeprefix(_BOM)
+    data = calendar_text.as_utf8(data)
     if not data.strip():
         raise ImportFailed("the file is empty")
     # Unfolding before decoding: exporters fold at 75 bytes, sometimes inside a multi-byte character.

@@ -1,9 +1,12 @@
 """What an import is allowed to do (limits) and what it did (the report staff and scripts see)."""
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from outreach.services import import_words
 
 # A report lists at most this many skipped events, then says how many more there were.
 MAX_SKIPPED_LISTED = 200
@@ -49,15 +52,21 @@ class ImportReport:
     updated: int = 0  # includes occurrences that were cancelled and came back
     cancelled: int = 0  # newly cancelled: STATUS:CANCELLED, or vanished from the data
     unchanged: int = 0
-    skipped: list[dict[str, str]] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
     needs_attention: int = 0  # occurrences (not cancelled) whose client could not be recognised
+    # Why a file imported nothing: its usable events, how many fall wholly before or after the window.
+    events: int = 0
+    before_window: int = 0
+    after_window: int = 0
+    window_start: str | None = None  # first day of the window (ISO), in the practice's zone
+    window_end: str | None = None  # last day
     # Created, updated and cancelled appointments, for re-planning their texts.
     changed_appointment_ids: list[int] = field(default_factory=list)
     source_id: int | None = None
 
     JSON_KEYS = (
         "file", "status", "error", "occurrences", "created", "updated", "cancelled", "unchanged", "skipped",
-        "needs_attention",
+        "needs_attention", "events", "before_window", "after_window", "window_start", "window_end",
     )
 
     def as_json(self) -> dict[str, Any]:
@@ -69,11 +78,23 @@ class ImportReport:
     def failed(cls, file: str, message: str, source_id: int | None = None) -> ImportReport:
         return cls(file=file, status="error", error=message, source_id=source_id)
 
-    def skip(self, uid: str, reason: str) -> None:
+    def skip(self, uid: str, problem: str, *, detail: str | None = None, title: str | None = None,
+             day: dt.date | None = None, line: int | None = None) -> None:
+        """Lists an event that was not imported: `problem` is one of import_words' codes, `detail` what was written.
+
+        Staff know events by their title and date, so those are kept beside
+        the UID (and the line, for an event without either); `reason` is the
+        problem in English words, for scripts and the command line.
+        """
         if len(self.skipped) < MAX_SKIPPED_LISTED:
-            self.skipped.append({"uid": uid, "reason": reason})
+            item = {"uid": uid, "title": title, "date": day.isoformat() if day else None, "problem": problem,
+                    "detail": detail, "line": line}
         elif len(self.skipped) == MAX_SKIPPED_LISTED:
-            self.skipped.append({"uid": "", "reason": "more events were skipped; only the first ones are listed"})
+            item = {"uid": "", "title": None, "date": None, "problem": import_words.MORE_SKIPPED, "detail": None,
+                    "line": None}
+        else:
+            return
+        self.skipped.append({"uid": item.pop("uid"), "reason": import_words.problem_words(item)} | item)
 
 
 class ImportFailed(Exception):

@@ -6,6 +6,7 @@ and answers 403 to anything unsigned or forged. The work is in
 `outreach.services.twilio_events`, which is idempotent: Twilio retries and may
 deliver callbacks out of order.
 """
+import re
 from collections.abc import Callable
 from functools import wraps
 
@@ -22,6 +23,11 @@ def public_url_of_request() -> str:
     return current_app.config["PUBLIC_BASE_URL"] + path
 
 
+# Twilio's SIDs: two letters and 32 hex digits. Anything else in a SID field is not from Twilio.
+SID_FIELDS = ("AccountSid", "CallSid", "ParentCallSid", "DialCallSid", "MessageSid", "SmsSid", "SmsMessageSid")
+_SID = re.compile(r"[A-Z]{2}[0-9a-fA-F]{32}")
+
+
 def twilio_signed(view: Callable) -> Callable:
     @wraps(view)
     def wrapped(*args, **kwargs):
@@ -29,6 +35,8 @@ def twilio_signed(view: Callable) -> Callable:
         signature = request.headers.get("X-Twilio-Signature", "")
         if not signature or not gateway.validate_signature(public_url_of_request(), request.form.to_dict(), signature):
             abort(403)
+        if any(not _SID.fullmatch(request.form[field]) for field in SID_FIELDS if request.form.get(field)):
+            abort(400)
         return view(*args, **kwargs)
 
     return wrapped

@@ -4,8 +4,11 @@ All are signed (`twilio_signed`) and idempotent; the rules are in
 `services.callbacks`, `services.voicemail` and `services.voicemail_drop`.
 Webhooks about one inbound call must come from that call: the CallSid (or
 the ParentCallSid of the practitioner's leg) and the number dialled must be
-the call's own, else they are refused with 403.
+the call's own, and the AMD callback of a bridged call must be its client
+leg's CallSid, else they are refused with 403.
 """
+import time
+
 from flask import Response, abort, current_app, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +19,11 @@ from outreach.extensions import db
 from outreach.models import CallAttempt, InboundCall, Practitioner, Recording
 from outreach.services import callbacks, voicemail, voicemail_drop
 from outreach.web.twilio import bp, twilio_signed
+
+# The AMD callback of the client's leg comes at the beep, seconds after the leg's
+# first status callback stored its SID; a short wait covers callbacks racing.
+_CLIENT_SID_WAIT_TRIES = 30
+_CLIENT_SID_WAIT_PAUSE_SECONDS = 0.1
 
 
 def _twiml(document: str) -> Response:
@@ -70,14 +78,14 @@ def _inbound_of_this_call(inbound_call_id: int, *, leg: str) -> InboundCall:
     return inbound
 
 
-@bp.route("/inbound-call/<int:inbound_call_id>/screen", methods=["POST"])
+@bp.route("/inbound-call/<id:inbound_call_id>/screen", methods=["POST"])
 @twilio_signed
 def screen(inbound_call_id: int):
     inbound = _inbound_of_this_call(inbound_call_id, leg="dialled")
     return _twiml(callbacks.screen_twiml(inbound, _base_url()))
 
 
-@bp.route("/inbound-call/<int:inbound_call_id>/screened", methods=["POST"])
+@bp.route("/inbound-call/<id:inbound_call_id>/screened", methods=["POST"])
 @twilio_signed
 def screened(inbound_call_id: int):
     inbound = _inbound_of_this_call(inbound_call_id, leg="dialled")
@@ -86,7 +94,7 @@ def screened(inbound_call_id: int):
     return _twiml(document)
 
 
-@bp.route("/inbound-call/<int:inbound_call_id>/dial-done", methods=["POST"])
+@bp.route("/inbound-call/<id:inbound_call_id>/dial-done", methods=["POST"])
 @twilio_signed
 def dial_done(inbound_call_id: int):
     inbound = _inbound_of_this_call(inbound_call_id, leg="caller")
@@ -95,7 +103,7 @@ def dial_done(inbound_call_id: int):
     return _twiml(document)
 
 
-@bp.route("/inbound-call/<int:inbound_call_id>/recorded", methods=["POST"])
+@bp.route("/inbound-call/<id:inbound_call_id>/recorded", methods=["POST"])
 @twilio_signed
 def recorded(inbound_call_id: int):
     inbound = _inbound_of_this_call(inbound_call_id, leg="caller")
@@ -140,10 +148,18 @@ def transcription():
     return "", 204
 
 
-@bp.route("/amd/<int:attempt_id>", methods=["POST"])
+@bp.route("/amd/<id:attempt_id>", methods=["POST"])
 @twilio_signed
 def answering_machine(attempt_id: int):
+    """Answering-machine detection on the client's leg of a bridged call; it must be that leg (its CallSid)."""
     attempt = db.get_or_404(CallAttempt, attempt_id)
+    for _ in range(_CLIENT_SID_WAIT_TRIES):
+        if attempt.client_call_sid:
+            break
+        db.session.rollback()  # the client leg's first status callback stores its SID; read it afresh
+        time.sleep(_CLIENT_SID_WAIT_PAUSE_SECONDS)
+    if not attempt.client_call_sid or request.form.get("CallSid") != attempt.client_call_sid:
+        abort(403)
     voicemail_drop.machine_detected(db.session, attempt, request.form.to_dict(),
                                     current_app.extensions["twilio_gateway"], base_url=_base_url(),
                                     secret_key=current_app.config["SECRET_KEY"], now=utcnow())
@@ -151,7 +167,7 @@ def answering_machine(attempt_id: int):
     return "", 204
 
 
-@bp.route("/greeting/<int:practitioner_id>/record", methods=["POST"])
+@bp.route("/greeting/<id:practitioner_id>/record", methods=["POST"])
 @twilio_signed
 def greeting_record(practitioner_id: int):
     practitioner = db.get_or_404(Practitioner, practitioner_id)
@@ -160,20 +176,20 @@ def greeting_record(practitioner_id: int):
     return _twiml(voicemail_drop.record_greeting_twiml(practitioner, _base_url(), request.form.get("CallSid", "")))
 
 
-@bp.route("/greeting/<int:practitioner_id>/saved", methods=["POST"])
+@bp.route("/greeting/<id:practitioner_id>/saved", methods=["POST"])
 @twilio_signed
 def greeting_saved(practitioner_id: int):
     return _twiml(voicemail_drop.greeting_saved_twiml(db.get_or_404(Practitioner, practitioner_id)))
 
 
-@bp.route("/greeting/<int:practitioner_id>/status", methods=["POST"])
+@bp.route("/greeting/<id:practitioner_id>/status", methods=["POST"])
 @twilio_signed
 def greeting_call_status(practitioner_id: int):
     # The greeting call's progress matters to nobody; its recording arrives by its own callback.
     return "", 204
 
 
-@bp.route("/greetings/<int:recording_id>")
+@bp.route("/greetings/<id:recording_id>")
 def greeting_audio(recording_id: int):
     """The greeting's sound for Twilio's <Play>, which fetches without a signature: the URL carries a token."""
     if not voicemail_drop.greeting_token_is_valid(current_app.config["SECRET_KEY"], recording_id,

@@ -6,6 +6,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from outreach.clock import utcnow
 from outreach.extensions import db
 from outreach.services import inbound_sms, sms_outbox
+from outreach.web.ids import id_arg
 from outreach.web.twilio import bp, twilio_signed
 
 
@@ -13,7 +14,7 @@ from outreach.web.twilio import bp, twilio_signed
 @twilio_signed
 def message_status():
     sms_outbox.apply_status_callback(db.session, request.form,
-                                     notification_id=request.args.get("notification", type=int))
+                                     notification_id=request.args.get("notification", type=id_arg))
     db.session.commit()
     return "", 204
 
@@ -33,6 +34,8 @@ def inbound_sms_received():
         # The same message delivered twice at once: the other request stored it.
         db.session.rollback()
         return twiml(None)
+    if received.message is None:
+        return twiml(None), 404  # sent to a number that is not one practice's: logged and refused
     return twiml(received.reply)
 
 
