@@ -80,14 +80,14 @@ def _inbound_of_this_call(inbound_call_id: int, *, leg: str) -> InboundCall:
 
 @bp.route("/inbound-call/<id:inbound_call_id>/screen", methods=["POST"])
 @twilio_signed
-def screen(inbound_call_id: int):
+def inbound_screen(inbound_call_id: int):
     inbound = _inbound_of_this_call(inbound_call_id, leg="dialled")
     return _twiml(callbacks.screen_twiml(inbound, _base_url()))
 
 
 @bp.route("/inbound-call/<id:inbound_call_id>/screened", methods=["POST"])
 @twilio_signed
-def screened(inbound_call_id: int):
+def inbound_screened(inbound_call_id: int):
     inbound = _inbound_of_this_call(inbound_call_id, leg="dialled")
     document = callbacks.screened(db.session, inbound, request.form.get("Digits"), utcnow())
     db.session.commit()
