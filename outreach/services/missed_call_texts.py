@@ -15,7 +15,6 @@ the visit like other replies (`services.inbound_sms`).
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,6 +22,7 @@ from sqlalchemy.orm import Session
 from outreach.models import LOCALES, CallAttempt, CallTask, Notification, Practitioner, User
 from outreach.services import audit, scripts
 from outreach.services.notification_status import PENDING
+from outreach.services.phones import client_zone
 from outreach.services.phones import display as display_phone
 from outreach.services.phones import is_valid_e164
 from outreach.services.sms_outbox import in_quiet_hours
@@ -75,7 +75,7 @@ def compose(task: CallTask) -> str:
     practice = practitioner.practice
     client = task.client
     language = client.locale if client.locale in LOCALES else scripts.language_of(practice.locale)
-    zone = ZoneInfo(client.timezone or practice.timezone)
+    zone = client_zone(client, practice)
     # CLDR puts a narrow no-break space before "PM": outside the GSM alphabet it would cost segments.
     when = scripts.visit_when(task.appointment.starts_at.astimezone(zone), language).replace("\u202f", " ")
     return TEMPLATES[language].format(client=client.first_name, practitioner=introduction(practitioner),
@@ -112,7 +112,7 @@ def why_not_yet_sent(task: CallTask) -> str | None:
 def send_moment(task: CallTask, now: dt.datetime) -> dt.datetime:
     """Now, or the end of quiet hours in the client's time zone when it is night there."""
     practice = task.call_list.practitioner.practice
-    zone = ZoneInfo(task.client.timezone or practice.timezone)
+    zone = client_zone(task.client, practice)
     local = now.astimezone(zone)
     if not in_quiet_hours(local.time(), practice.quiet_hours_start, practice.quiet_hours_end):
         return now
