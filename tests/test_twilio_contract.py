@@ -199,7 +199,7 @@ def test_calls_create_and_fetch_match_the_spec(twilio_api, fake, gateway, webhoo
 def test_a_screened_call_and_the_list_of_calls_match_the_spec(twilio_api, fake, gateway, webhooks):
     """The caller's leg asks "press 1" (<Gather>) before the <Dial>; calls are listed to find one created
     by a create whose answer was lost."""
-    gather_url = f"{webhooks.base_url}/voice"  # where the fake posts the key pressed
+    gather_url = f"{webhooks.base_url}/gathered"  # where the fake posts the key pressed (not /voice: no loop)
     webhooks.twiml = (f'<Response><Gather numDigits="1" action="{gather_url}" actionOnEmptyResult="true">'
                       f'<Say>Press 1</Say></Gather><Hangup/></Response>')
     first = gateway.place_call(to=AGENT_NUMBER, from_=AGENCY_NUMBER, url=f"{webhooks.base_url}/voice",

@@ -170,23 +170,30 @@ def answering_machine(attempt_id: int):
 @bp.route("/greeting/<id:practitioner_id>/record", methods=["POST"])
 @twilio_signed
 def greeting_record(practitioner_id: int):
-    practitioner = db.get_or_404(Practitioner, practitioner_id)
-    if request.form.get("To") != practitioner.phone:
-        abort(403)
+    practitioner = _practitioner_called(practitioner_id)
     return _twiml(voicemail_drop.record_greeting_twiml(practitioner, _base_url(), request.form.get("CallSid", "")))
 
 
 @bp.route("/greeting/<id:practitioner_id>/saved", methods=["POST"])
 @twilio_signed
 def greeting_saved(practitioner_id: int):
-    return _twiml(voicemail_drop.greeting_saved_twiml(db.get_or_404(Practitioner, practitioner_id)))
+    return _twiml(voicemail_drop.greeting_saved_twiml(_practitioner_called(practitioner_id)))
 
 
 @bp.route("/greeting/<id:practitioner_id>/status", methods=["POST"])
 @twilio_signed
 def greeting_call_status(practitioner_id: int):
+    _practitioner_called(practitioner_id)
     # The greeting call's progress matters to nobody; its recording arrives by its own callback.
     return "", 204
+
+
+def _practitioner_called(practitioner_id: int) -> Practitioner:
+    """The practitioner a greeting webhook names, if it comes from a call to their phone."""
+    practitioner = db.get_or_404(Practitioner, practitioner_id)
+    if request.form.get("To") != practitioner.phone:
+        abort(403)
+    return practitioner
 
 
 @bp.route("/greetings/<id:recording_id>")
