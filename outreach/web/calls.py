@@ -125,6 +125,8 @@ def attempt_status(attempt_id: int):
         answered_by=attempt.answered_by,
         error=attempt.error,
         final=calls.is_final(attempt.status),
+        voicemail_drop_url=(url_for("voicemail.voicemail_drop_now", attempt_id=attempt.id)
+                            if attempt.voicemail_left_at is None else None),
     )
 
 

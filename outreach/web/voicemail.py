@@ -48,6 +48,7 @@ class TaskLoop:
     # The bridged call under way on which the greeting could be dropped (the button shows while the client's
     # phone is answering, live: static/calls.js), when the practitioner has a greeting.
     drop_on: CallAttempt | None
+    greeting_on_file: bool  # the drop form is on the card, for a call placed after the page was loaded too
 
 
 def _loaded_for_list(call_list_id: int) -> tuple[dict[int, list[Recording]], dict[str, Notification]]:
@@ -73,12 +74,14 @@ def task_loop(task: CallTask) -> TaskLoop:
     messages, texts = _loaded_for_list(task.call_list_id)
     text = texts.get(missed_call_texts.dedupe_key(task.id))
     latest = next((a for a in reversed(task.attempts) if a.via == "bridge"), None)
+    greeting_on_file = _has_greeting(task.call_list.practitioner)
     drop_on = None
     if (latest is not None and latest.voicemail_left_at is None and not calls.is_final(latest.status)
-            and _has_greeting(task.call_list.practitioner)):
+            and greeting_on_file):
         drop_on = latest
     return TaskLoop(messages=messages.get(task.id, []), missed_call_text=text,
-                    can_text=text is None and missed_call_texts.why_not_yet_sent(task) is None, drop_on=drop_on)
+                    can_text=text is None and missed_call_texts.why_not_yet_sent(task) is None, drop_on=drop_on,
+                    greeting_on_file=greeting_on_file)
 
 
 @bp.app_context_processor
