@@ -9,6 +9,7 @@ from outreach.web.imports import bp as imports_bp
 from outreach.web.outcomes import bp as outcomes_bp
 from outreach.web.twilio import bp as twilio_bp
 from outreach.web.visits import bp as visits_bp
+from outreach.web.voicemail import bp as voicemail_bp
 
 BLUEPRINTS = [auth_bp, home_bp, admin_bp, imports_bp, call_lists_bp, calls_bp, clients_bp, visits_bp, outcomes_bp,
-              twilio_bp]
+              twilio_bp, voicemail_bp]
