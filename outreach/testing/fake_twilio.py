@@ -338,7 +338,7 @@ def _events(values: list[str]) -> frozenset[str]:
 
 def _parse_twiml(twiml: str) -> ElementTree.Element | None:
     try:
-        return ElementTree.fromstring(twiml)
+        root = ElementTree.fromstring(twiml)
     except ElementTree.ParseError:
         log.warning("fake twilio: TwiML is not XML: %r", twiml[:200])
         return None
