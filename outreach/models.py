@@ -91,6 +91,19 @@ class Practice(db.Model):
     running_late_template: Mapped[str | None] = mapped_column(Text)
     retention_days: Mapped[int] = mapped_column(Integer, default=730)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Closing the loop (see services/callbacks.py): a client who calls back within this many
+    # days of being called is put through to the practitioner who called them, within
+    # that practitioner's hours (the practice's, unless the practitioner set their own).
+    callback_window_days: Mapped[int] = mapped_column(Integer, default=3)
+    callback_hours_start: Mapped[dt.time] = mapped_column(Time, default=dt.time(9, 0))
+    callback_hours_end: Mapped[dt.time] = mapped_column(Time, default=dt.time(19, 0))
+    # Any other call to the practice number: "voicemail", or "front_desk" (forwarded to front_desk_phone).
+    other_inbound_calls: Mapped[str] = mapped_column(String(16), default="voicemail")
+    front_desk_phone: Mapped[str | None] = mapped_column(String(20))
+    # After an unanswered call, text the client once without waiting for the practitioner to press Send.
+    missed_call_text_auto: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Drop the practitioner's recorded greeting when answering-machine detection hears the beep.
+    voicemail_drop_auto: Mapped[bool] = mapped_column(Boolean, default=False)
 
     practitioners: Mapped[list[Practitioner]] = relationship(back_populates="practice")
 
@@ -157,6 +170,10 @@ class Practitioner(db.Model):
     phone: Mapped[str | None] = mapped_column(String(20))
     script_template: Mapped[str | None] = mapped_column(Text)
     notify_when_list_ready: Mapped[bool] = mapped_column(Boolean, default=True)
+    # When call-backs are put through to them (practice's local time); None: the practice's hours.
+    callback_hours_start: Mapped[dt.time | None] = mapped_column(Time)
+    callback_hours_end: Mapped[dt.time | None] = mapped_column(Time)
+    text_me_voicemails: Mapped[bool] = mapped_column(Boolean, default=False)
 
     practice: Mapped[Practice] = relationship(back_populates="practitioners")
     user: Mapped[User] = relationship(back_populates="practitioner")
@@ -446,6 +463,10 @@ class CallAttempt(db.Model):
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # "outbound" (we called), or "inbound" (the client called back; `via` is then "callback").
+    direction: Mapped[str] = mapped_column(String(8), default="outbound")
+    # When the practitioner's recorded greeting was played to the client's voicemail.
+    voicemail_left_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     task: Mapped[CallTask] = relationship(back_populates="attempts")
 
@@ -458,7 +479,8 @@ class Notification(db.Model):
     appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id"), index=True)
     client_id: Mapped[int | None] = mapped_column(ForeignKey("client.id"), index=True)
     practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioner.id"))
-    kind: Mapped[str] = mapped_column(String(16))  # arrival | on_my_way | running_late | list_ready | help
+    # arrival | on_my_way | running_late | list_ready | help | missed_call | voicemail_note
+    kind: Mapped[str] = mapped_column(String(16))
     # Makes a duplicate impossible, e.g. "arrival:<appointment>:<lead minutes>".
     dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
     to_phone: Mapped[str | None] = mapped_column(String(20))
@@ -504,3 +526,75 @@ class AuditEvent(db.Model):
     object_id: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class InboundCall(db.Model):
+    """A call to a practice's number, and where it was put through.
+
+    `matched` says what the caller ID matched among the practice's clients:
+    "one", "several" (shown as such, never guessed) or "none". `route` is
+    "practitioner" (a call-back, offered to the practitioner who called),
+    "front_desk" or "voicemail". A call-back of a client on a call list is also
+    a CallAttempt (direction "inbound") on that task.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id"), index=True)
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    from_phone: Mapped[str | None] = mapped_column(String(20), index=True)
+    to_phone: Mapped[str | None] = mapped_column(String(20))
+    matched: Mapped[str] = mapped_column(String(8))
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("client.id"), index=True)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("call_task.id"))
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("call_attempt.id"))
+    practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioner.id"))
+    route: Mapped[str] = mapped_column(String(16))
+    # Why it went where it went, in words for the people reading the log ("outside calling hours").
+    route_reason: Mapped[str | None] = mapped_column(String(200))
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # the practitioner pressed 1
+    dial_status: Mapped[str | None] = mapped_column(String(16))
+    outcome: Mapped[str | None] = mapped_column(String(16))  # "bridged" | "message" | "no_message"
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    client: Mapped[Client | None] = relationship()
+    task: Mapped[CallTask | None] = relationship()
+    attempt: Mapped[CallAttempt | None] = relationship()
+    practitioner: Mapped[Practitioner | None] = relationship()
+
+
+class Recording(db.Model):
+    """A recording Twilio holds: a client's voicemail message, or a practitioner's voicemail greeting.
+
+    The audio stays at Twilio and is fetched through the gateway when played.
+    Erased (with the client, or by the retention period) means the app no
+    longer serves it and has asked Twilio to delete it (`deleted_at_twilio`).
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "voicemail" | "greeting"
+    recording_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    call_sid: Mapped[str | None] = mapped_column(String(64), index=True)
+    inbound_call_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_call.id"))
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("client.id"), index=True)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("call_task.id"), index=True)
+    practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioner.id"), index=True)
+    from_phone: Mapped[str | None] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(16), default="completed")
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    transcription: Mapped[str | None] = mapped_column(Text)
+    listened_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    listened_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    deleted_at_twilio: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    client: Mapped[Client | None] = relationship()
+    task: Mapped[CallTask | None] = relationship()
+    practitioner: Mapped[Practitioner | None] = relationship()
+    inbound_call: Mapped[InboundCall | None] = relationship()
+
+    @property
+    def playable(self) -> bool:
+        return self.erased_at is None and self.status == "completed"

@@ -33,7 +33,7 @@ def app_context() -> Iterator[Flask]:
 
 def tick() -> None:
     """Periodic work; safe to run any number of times, from any number of processes."""
-    from outreach.services import calendar_sync, call_lists, privacy
+    from outreach.services import calendar_sync, call_lists, privacy, voicemail
 
     send_due_texts()  # first: texts are due to the minute, and nothing else may hold them back
     with app_context() as app:
@@ -41,6 +41,7 @@ def tick() -> None:
             if build.notification_ids:  # "your list is ready" texts: send now rather than on the next tick
                 jobs.dispatch(send_texts, build.notification_ids)
         privacy.apply_retention(db.session, utcnow())  # does its work at most once a day per practice
+        voicemail.delete_erased_recordings(db.session, app.extensions["twilio_gateway"], utcnow())
         # Each calendar is a job of its own, claimed first: a slow or failing one holds back no other.
         for source_id in calendar_sync.claim_due_sources(db.session, utcnow()):
             jobs.dispatch(sync_calendar, source_id)

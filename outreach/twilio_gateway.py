@@ -1,4 +1,5 @@
-"""The app's only door to Twilio: place calls, send texts, check webhook signatures.
+"""The app's only door to Twilio: place and update calls, send texts, fetch and delete recordings,
+check webhook signatures.
 
 Everything else in the app talks to a `TwilioGateway` and never to the SDK, so
 that the demo can run without an account (`ConsoleGateway`) and tests and
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import abc
 import collections
+import io
 import itertools
 import json
 import logging
@@ -23,6 +25,7 @@ import os
 import secrets
 import threading
 import time
+import wave
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -84,6 +87,18 @@ class MessageResult:
     error_message: str | None = None
     date_created: datetime | None = None
     body: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordingAudio:
+    """A recording's sound, as Twilio serves its media."""
+
+    content: bytes
+    content_type: str
+
+
+# Recordings are fetched as WAV, Twilio's default format for recording media.
+RECORDING_MEDIA_EXTENSION = ".wav"
 
 
 class TwilioGatewayError(Exception):
@@ -148,6 +163,18 @@ class TwilioGateway(abc.ABC):
         accepted the message before sending it again. A naive `since` is taken
         as UTC.
         """
+
+    @abc.abstractmethod
+    def update_call(self, call_sid: str, *, twiml: str) -> str:
+        """Replace what a call in progress is doing with `twiml`; returns the call's status."""
+
+    @abc.abstractmethod
+    def recording_audio(self, recording_sid: str) -> RecordingAudio:
+        """A recording's sound, fetched with the account's credentials."""
+
+    @abc.abstractmethod
+    def delete_recording(self, recording_sid: str) -> None:
+        """Delete a recording at Twilio; one already gone counts as deleted."""
 
     @abc.abstractmethod
     def recent_calls(self, *, to: str, from_: str, since: datetime) -> list[CallRecord]:
@@ -275,6 +302,10 @@ class TwilioRestGateway(TwilioGateway):
         self._http_client = http_client
         self._client = Client(account_sid, auth_token, http_client=http_client)
         self._validator = RequestValidator(auth_token)
+        self._account_sid = account_sid
+        self._auth_token = auth_token
+        self._api_url = (api_url or "https://api.twilio.com").rstrip("/")
+        self._timeout = timeout
 
     def place_call(
         self, *, to: str, from_: str, url: str, status_callback: str, machine_detection: bool = False
@@ -312,6 +343,32 @@ class TwilioRestGateway(TwilioGateway):
             for message in messages
             if message.date_created is not None and message.date_created >= since_utc
         ]
+
+    def update_call(self, call_sid: str, *, twiml: str) -> str:
+        with _translated_errors(f"Updating call {call_sid}"):
+            call = self._client.calls(call_sid).update(twiml=twiml)
+        return call.status
+
+    def recording_audio(self, recording_sid: str) -> RecordingAudio:
+        # The SDK reads answers as text; media is binary, so it is fetched
+        # with the SDK's own HTTP session and the account's credentials.
+        url = (f"{self._api_url}/2010-04-01/Accounts/{self._account_sid}/Recordings/{recording_sid}"
+               f"{RECORDING_MEDIA_EXTENSION}")
+        with _translated_errors(f"Fetching the audio of recording {recording_sid}"):
+            response = self._http_client.session.get(url, auth=(self._account_sid, self._auth_token),
+                                                     timeout=self._timeout)
+        if response.status_code != 200:
+            raise _error_from_response_payload(f"Fetching the audio of recording {recording_sid}",
+                                               response.status_code, response.text)
+        return RecordingAudio(response.content, response.headers.get("Content-Type", "audio/x-wav"))
+
+    def delete_recording(self, recording_sid: str) -> None:
+        try:
+            with _translated_errors(f"Deleting recording {recording_sid}"):
+                self._client.recordings(recording_sid).delete()
+        except TwilioGatewayError as error:
+            if error.http_status != 404:
+                raise
 
     def recent_calls(self, *, to: str, from_: str, since: datetime) -> list[CallRecord]:
         # As for messages: a call still queued has no start time, so filter on date_created here.
@@ -414,6 +471,17 @@ class ConsoleGateway(TwilioGateway):
                 if sent_to == to and sent_from == from_ and result.date_created >= since_utc
             ]
 
+    def update_call(self, call_sid: str, *, twiml: str) -> str:
+        log.info("console: call %s now does %s", call_sid, twiml)
+        return "in-progress"
+
+    def recording_audio(self, recording_sid: str) -> RecordingAudio:
+        # The console records nothing: a second of silence stands in for every recording.
+        return RecordingAudio(silent_wav(seconds=1), "audio/x-wav")
+
+    def delete_recording(self, recording_sid: str) -> None:
+        log.info("console: recording %s deleted", recording_sid)
+
     def recent_calls(self, *, to: str, from_: str, since: datetime) -> list[CallRecord]:
         since_utc = _as_utc(since)
         with self._sent_lock:
@@ -446,6 +514,17 @@ class ConsoleGateway(TwilioGateway):
             except Exception:
                 # One failing status must not stop the walk; the app logs its own errors too.
                 log.exception("console: status sink failed for %s %s", kind, params)
+
+
+def silent_wav(seconds: float, rate: int = 8000) -> bytes:
+    """A mono 8 kHz WAV of silence, the shape of a phone recording."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(b"\0\0" * int(rate * seconds))
+    return buffer.getvalue()
 
 
 def build_gateway(config: Mapping, *, status_sink: StatusSink | None = None) -> TwilioGateway:

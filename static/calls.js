@@ -16,6 +16,12 @@
           element.querySelector(".status-label").textContent = attempt.status_label;
           element.querySelector(".client-leg").textContent = attempt.client_leg ? "· " + attempt.client_leg : "";
           element.querySelector(".call-error").textContent = attempt.error || "";
+          // Leave the recorded greeting: offered while the client's phone (or voicemail) is answering.
+          var drop = element.closest(".task-actions").querySelector("form.voicemail-drop");
+          if (drop) {
+            if (attempt.voicemail_drop_url) { drop.action = attempt.voicemail_drop_url; }
+            drop.hidden = attempt.final || !attempt.voicemail_drop_url || attempt.client_status !== "in-progress";
+          }
           if (attempt.final) {
             element.removeAttribute("data-status-url");
             var form = element.closest(".task-actions").querySelector(".outcome-form");

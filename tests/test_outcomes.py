@@ -178,7 +178,8 @@ def test_first_visit_no_show_rates_by_reach_are_the_known_ones(history):
 def test_call_list_and_text_figures_are_the_known_ones(history):
     totals = outcomes.practice_figures(db.session, history.practice.id, WEEKS).totals
 
-    assert totals.calls == outcomes.CallFigures(tasks=28, called=24, reached=16, voicemails=12, attempts=36)
+    assert totals.calls == outcomes.CallFigures(tasks=28, called=24, reached=16, voicemails=12, attempts=36,
+                                                reached_or_greeting_left=16)
     assert (totals.calls.share_called, totals.calls.share_reached, totals.calls.attempts_per_task) == (
         24 / 28, 16 / 28, 36 / 28)
     assert totals.texts == outcomes.TextFigures(sent=8, delivered=4, failed=4, replied=4)

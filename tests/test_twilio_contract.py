@@ -55,6 +55,10 @@ OPERATIONS_UNDER_TEST = [
     (f"{ACCOUNT_PATH}/Messages.json", "post"),
     (f"{ACCOUNT_PATH}/Messages.json", "get"),
     (f"{ACCOUNT_PATH}/Messages/{{Sid}}.json", "get"),
+    (f"{ACCOUNT_PATH}/Calls/{{Sid}}.json", "post"),
+    (f"{ACCOUNT_PATH}/Recordings.json", "get"),
+    (f"{ACCOUNT_PATH}/Recordings/{{Sid}}.json", "get"),
+    (f"{ACCOUNT_PATH}/Recordings/{{Sid}}.json", "delete"),
 ]
 ERROR_SCHEMA_SOURCE = (f"{ACCOUNT_PATH}/Calls/{{CallSid}}/Recordings/{{Sid}}.json", "post", "408")
 
@@ -137,6 +141,8 @@ def _as_openapi_request(record) -> MockRequest:
 
 
 def _as_openapi_response(record) -> MockResponse:
+    if record.status == 204:
+        return MockResponse(b"", status_code=204, content_type="")
     return MockResponse(
         json.dumps(record.response).encode(), status_code=record.status, content_type="application/json"
     )
@@ -193,7 +199,7 @@ def test_calls_create_and_fetch_match_the_spec(twilio_api, fake, gateway, webhoo
 def test_a_screened_call_and_the_list_of_calls_match_the_spec(twilio_api, fake, gateway, webhooks):
     """The caller's leg asks "press 1" (<Gather>) before the <Dial>; calls are listed to find one created
     by a create whose answer was lost."""
-    gather_url = f"{webhooks.base_url}/voice"  # where the fake posts the key pressed
+    gather_url = f"{webhooks.base_url}/gathered"  # where the fake posts the key pressed (not /voice: no loop)
     webhooks.twiml = (f'<Response><Gather numDigits="1" action="{gather_url}" actionOnEmptyResult="true">'
                       f'<Say>Press 1</Say></Gather><Hangup/></Response>')
     first = gateway.place_call(to=AGENT_NUMBER, from_=AGENCY_NUMBER, url=f"{webhooks.base_url}/voice",
@@ -246,6 +252,42 @@ def test_messages_create_fetch_and_list_match_the_spec(twilio_api, fake, gateway
     assert second_page["next_page_uri"] is None and second_page["previous_page_uri"] is not None
     assert [fake.message(message.sid)["status"] for message in sent] == ["delivered", "undelivered", "failed"]
     assert_matches_spec(twilio_api, fake.requests)
+
+
+def test_recordings_and_call_updates_match_the_spec(twilio_api, fake, gateway, webhooks):
+    webhooks.twiml = f'<Response><Record recordingStatusCallback="{webhooks.base_url}/recorded"/></Response>'
+    fake.leaves_message(AGENT_NUMBER, "Hello from the agent", duration=5)
+    call = gateway.place_call(to=AGENT_NUMBER, from_=AGENCY_NUMBER, url=f"{webhooks.base_url}/voice",
+                              status_callback=f"{webhooks.base_url}/status")
+    assert fake.wait_idle()
+    [recorded] = [c for c in fake.callbacks if c.kind == "recording-status"]
+    sid = recorded.params["RecordingSid"]
+    assert recorded.params["CallSid"] == call.sid and recorded.params["RecordingDuration"] == "5"
+
+    recording_path = f"/2010-04-01/Accounts/{fake.account_sid}/Recordings/{sid}.json"
+    fetched = _fetch(fake, recording_path).json()
+    assert (fetched["call_sid"], fetched["status"], fetched["duration"]) == (call.sid, "completed", "5")
+    listed = _fetch(fake, f"/2010-04-01/Accounts/{fake.account_sid}/Recordings.json", CallSid=call.sid).json()
+    assert [r["sid"] for r in listed["recordings"]] == [sid]
+    audio = gateway.recording_audio(sid)
+    assert audio.content[:4] == b"RIFF" and audio.content_type == "audio/x-wav"
+
+    fake.auto_callbacks = False  # the next call stays up, so it can be updated
+    ringing = gateway.place_call(to=CLIENT_NUMBER, from_=AGENCY_NUMBER, url=f"{webhooks.base_url}/voice",
+                                 status_callback=f"{webhooks.base_url}/status")
+    assert gateway.update_call(ringing.sid, twiml="<Response><Play>https://example.com/g.wav</Play></Response>")
+    with pytest.raises(TwilioGatewayError) as ended:
+        gateway.update_call(call.sid, twiml="<Response><Hangup/></Response>")
+    assert ended.value.code == 21220
+
+    gateway.delete_recording(sid)
+    gateway.delete_recording(sid)  # already gone counts as deleted
+    assert _fetch(fake, recording_path).status_code == 404
+    with pytest.raises(TwilioGatewayError) as gone:
+        gateway.recording_audio(sid)
+    assert gone.value.http_status == 404
+    api_records = [r for r in fake.requests if not r.path.endswith(".wav")]
+    assert_matches_spec(twilio_api, api_records)
 
 
 def test_error_answers_match_the_spec(twilio_api, fake, gateway):

@@ -1,13 +1,13 @@
 """How a practitioner introduces themselves on the phone ("Dr. Gorab").
 
 Revision ID: ui_field_0001
-Revises: clients_0001
+Revises: callback_0001
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "ui_field_0001"
-down_revision = "clients_0001"
+down_revision = "callback_0001"
 branch_labels = None
 depends_on = None
 

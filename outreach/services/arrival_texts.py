@@ -35,6 +35,8 @@ ON_MY_WAY = "on_my_way"
 RUNNING_LATE = "running_late"
 # Sent because the practitioner pressed a button: quiet hours do not apply.
 MANUAL_KINDS = frozenset({ON_MY_WAY, RUNNING_LATE})
+# Texts about the visit's own day: they leave only within its window (`text_window`).
+VISIT_DAY_KINDS = frozenset({ARRIVAL}) | MANUAL_KINDS
 
 PLACEHOLDERS = {
     "client": "the client's first name",

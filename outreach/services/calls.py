@@ -280,8 +280,12 @@ def voice_twiml(session: Session, attempt: CallAttempt, *, base_url: str, answer
 
 
 def screened_twiml(session: Session, attempt: CallAttempt, *, digits: str, base_url: str,
-                   now: dt.datetime) -> str:
-    """TwiML once the caller pressed a key (or none): 1 dials the client from the practice number."""
+                   now: dt.datetime, machine_detection_url: str | None = None) -> str:
+    """TwiML once the caller pressed a key (or none): 1 dials the client from the practice number.
+
+    With `machine_detection_url`, Twilio listens for the client's voicemail
+    beep and reports it there (see `services.voicemail_drop`).
+    """
     response = VoiceResponse()
     _, _, language, _, connecting, not_pressed = _words(attempt)
     client_phone = attempt.task.client.phone
@@ -295,8 +299,10 @@ def screened_twiml(session: Session, attempt: CallAttempt, *, digits: str, base_
     response.say(connecting, language=language)
     dial = response.dial(caller_id=attempt.task.call_list.practitioner.practice.phone, answer_on_bridge=True,
                          timeout=25)
+    machine_detection = (dict(machine_detection="DetectMessageEnd", amd_status_callback=machine_detection_url,
+                              amd_status_callback_method="POST") if machine_detection_url else {})
     dial.number(client_phone, status_callback=urls.client_status, status_callback_method="POST",
-                status_callback_event="initiated ringing answered completed")
+                status_callback_event="initiated ringing answered completed", **machine_detection)
     audit.record(session, practice_id=attempt.practice_id, action="call.screened", obj=attempt, actor=audit.TWILIO)
     return str(response)
 

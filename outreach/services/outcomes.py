@@ -26,6 +26,12 @@ Definitions, shared by the outcomes page, the plots, the report and the export:
 - Call lists: active tasks on the week's lists (tasks set aside because the
   visit went away are not on the list). Called: at least one attempt.
   Voicemails and attempts count call attempts.
+- Call-backs: attempts with direction "inbound" (the client called the
+  practice number back and was put through to the practitioner). A reached
+  call-back counts as reached; "reached without call-backs" counts only the
+  practice's own calls. Voicemail drops: attempts on which the practitioner's
+  recorded greeting was left; "reached or greeting left" counts those tasks
+  as contacted too.
 - Arrival texts (kind "arrival"): sent means Twilio accepted it (it has a
   message SID); delivered includes "read"; failed is "failed" or
   "undelivered" (including texts Twilio refused); replied means a reply came
@@ -152,6 +158,10 @@ class CallFigures(_Counts):
     reached: int = 0  # tasks whose client was reached before the visit
     voicemails: int = 0  # attempts that left a voicemail
     attempts: int = 0
+    callbacks: int = 0  # calls the clients made back to the practice (attempts with direction "inbound")
+    reached_by_callback_only: int = 0  # tasks reached before the visit only when the client called back
+    voicemail_drops: int = 0  # attempts where the practitioner's recorded greeting was left
+    reached_or_greeting_left: int = 0  # tasks reached before the visit, or with the greeting left on voicemail
 
     @property
     def share_called(self) -> float | None:
@@ -160,6 +170,16 @@ class CallFigures(_Counts):
     @property
     def share_reached(self) -> float | None:
         return _share(self.reached, self.tasks)
+
+    @property
+    def share_reached_without_callbacks(self) -> float | None:
+        """The reach rate had nobody called back: reached by the practice's own calls."""
+        return _share(self.reached - self.reached_by_callback_only, self.tasks)
+
+    @property
+    def share_reached_or_greeting_left(self) -> float | None:
+        """The reach rate counting a greeting left by voicemail drop as a contact."""
+        return _share(self.reached_or_greeting_left, self.tasks)
 
     @property
     def attempts_per_task(self) -> float | None:
@@ -265,11 +285,17 @@ def _tasks_of(practice_id: int, span: _Span, practitioner_id: int | None) -> Sel
 def _attempts_per_task(practice_id: int, span: _Span, practitioner_id: int | None):
     """Subquery: per task of the span that has attempts, what they came to."""
     reached_before = and_(CallAttempt.outcome == "reached", CallAttempt.started_at < Appointment.starts_at)
+    outbound = CallAttempt.direction == "outbound"
+    greeting_left = and_(CallAttempt.voicemail_left_at.is_not(None), CallAttempt.started_at < Appointment.starts_at)
     return (
         select(CallAttempt.task_id,
                func.count(CallAttempt.id).label("attempts"),
                func.sum(case((CallAttempt.outcome == "voicemail", 1), else_=0)).label("voicemails"),
                func.max(case((reached_before, 1), else_=0)).label("reached"),
+               func.max(case((and_(reached_before, outbound), 1), else_=0)).label("reached_outbound"),
+               func.sum(case((CallAttempt.direction == "inbound", 1), else_=0)).label("callbacks"),
+               func.sum(case((CallAttempt.voicemail_left_at.is_not(None), 1), else_=0)).label("drops"),
+               func.max(case((or_(reached_before, greeting_left), 1), else_=0)).label("contacted"),
                func.min(CallAttempt.started_at).label("first_at"),
                func.max(CallAttempt.started_at).label("last_at"))
         .join(CallTask, CallAttempt.task_id == CallTask.id)
@@ -293,14 +319,19 @@ def _call_figures(session: Session, practice_id: int, span: _Span,
     rows = session.execute(
         select(CallList.week, func.count(CallTask.id), _total(case((attempts > 0, 1), else_=0)),
                _total(func.coalesce(per_task.c.reached, 0)), _total(func.coalesce(per_task.c.voicemails, 0)),
-               _total(attempts))
+               _total(attempts), _total(func.coalesce(per_task.c.callbacks, 0)),
+               _total(func.coalesce(per_task.c.reached, 0) - func.coalesce(per_task.c.reached_outbound, 0)),
+               _total(func.coalesce(per_task.c.drops, 0)), _total(func.coalesce(per_task.c.contacted, 0)))
         .join(CallList, CallTask.call_list_id == CallList.id)
         .outerjoin(per_task, per_task.c.task_id == CallTask.id)
         .where(CallTask.id.in_(_tasks_of(practice_id, span, practitioner_id)), CallTask.state == "active")
         .group_by(CallList.week)
     )
-    return {week: CallFigures(tasks=tasks, called=called, reached=reached, voicemails=voicemails, attempts=count)
-            for week, tasks, called, reached, voicemails, count in rows}
+    return {week: CallFigures(tasks=tasks, called=called, reached=reached, voicemails=voicemails, attempts=count,
+                              callbacks=callbacks, reached_by_callback_only=by_callback_only,
+                              voicemail_drops=drops, reached_or_greeting_left=contacted)
+            for week, tasks, called, reached, voicemails, count, callbacks, by_callback_only, drops, contacted
+            in rows}
 
 
 def is_first_visit() -> ColumnElement[bool]:

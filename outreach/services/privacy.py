@@ -10,8 +10,8 @@ stay, anonymised, so every count on the outcomes pages stays true.
   those rows. It sets `Client.erased_at` and leaves an AuditEvent with counts
   only. Texts still waiting to go to them are cancelled (there is nobody to
   send them to).
-- `apply_retention` blanks text bodies, replies and call notes older than
-  `Practice.retention_days`. It runs from the periodic tick but does its work
+- `apply_retention` blanks text bodies, replies, call notes and voicemail
+  messages older than `Practice.retention_days`. It runs from the periodic tick but does its work
   at most once a day per practice: each run leaves a "retention.applied"
   AuditEvent, and a practice with one from the last day is skipped, so no
   column is needed to remember the last run.
@@ -23,19 +23,22 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from outreach.clock import utcnow
 from outreach.models import (
     Appointment,
     AuditEvent,
     CallAttempt,
     CallTask,
     Client,
+    InboundCall,
     InboundMessage,
     Notification,
     Practice,
+    Recording,
     User,
 )
 from outreach.services import audit
@@ -101,6 +104,7 @@ def erase_client(session: Session, client: Client, actor: User | str, now: dt.da
         replies=_changed(session, update(InboundMessage).where(their_replies).values(body=None, from_phone=None)),
         audit_events=audit_events,
     )
+    _erase_their_calls_and_messages(session, client, now)
     session.expire_all()  # the UPDATEs above bypassed the rows this session has loaded
     client.full_name = client.phone = client.email = None
     client.erased_at = now
@@ -108,6 +112,19 @@ def erase_client(session: Session, client: Client, actor: User | str, now: dt.da
     audit.record(session, practice_id=client.practice_id, action="client.erased", obj=client, actor=actor,
                  **asdict(erasure))
     return erasure
+
+
+def _erase_their_calls_and_messages(session: Session, client: Client, now: dt.datetime) -> None:
+    """Their voicemail messages lose their words and are no longer served (the tick deletes the audio at
+    Twilio), and their calls to the practice lose the caller ID."""
+    their_calls = and_(InboundCall.practice_id == client.practice_id, or_(
+        InboundCall.client_id == client.id,
+        *([InboundCall.from_phone == client.phone] if client.phone else [])))
+    their_messages = and_(Recording.practice_id == client.practice_id, or_(
+        Recording.client_id == client.id, Recording.inbound_call_id.in_(select(InboundCall.id).where(their_calls))))
+    _changed(session, update(Recording).where(their_messages)
+             .values(transcription=None, from_phone=None, erased_at=func.coalesce(Recording.erased_at, now)))
+    _changed(session, update(InboundCall).where(their_calls).values(from_phone=None))
 
 
 def _texts(session: Session, queries: list[Select]) -> list[str]:
@@ -151,6 +168,8 @@ class Retention:
     replies: int
     call_attempts: int
     call_tasks: int
+    recordings: int = 0
+    caller_ids: int = 0  # numbers of calls to the practice
 
 
 def apply_retention(session: Session, now: dt.datetime) -> list[Retention]:
@@ -196,4 +215,11 @@ def _apply_retention(session: Session, practice_id: int, cutoff: dt.datetime) ->
         call_tasks=_changed(session, update(CallTask).where(
             CallTask.practice_id == practice_id, CallTask.updated_at < cutoff, CallTask.notes.is_not(None))
             .values(notes=None)),
+        # Voicemail messages are personal data like texts; greetings are the practitioner's own and stay.
+        recordings=_changed(session, update(Recording).where(
+            Recording.practice_id == practice_id, Recording.kind == "voicemail", Recording.created_at < cutoff,
+            Recording.erased_at.is_(None)).values(transcription=None, erased_at=utcnow())),
+        caller_ids=_changed(session, update(InboundCall).where(
+            InboundCall.practice_id == practice_id, InboundCall.received_at < cutoff,
+            InboundCall.from_phone.is_not(None)).values(from_phone=None)),
     )

@@ -216,16 +216,24 @@ def _reason_not_to_send(session: Session, notification: Notification, practice: 
 
     Lateness and quiet hours only concern texts about a visit; other texts
     (e.g. "your list is ready" to a practitioner) have no moment to miss.
+    Texts for the visit's day (arrival, On my way, Running late) go out only
+    in its window; others about the visit (the missed-call text, sent days
+    before) only while it is still ahead.
     """
     client = session.get(Client, notification.client_id) if notification.client_id else None
     if notification.appointment_id is not None:
         appointment = session.get(Appointment, notification.appointment_id)
         if appointment.is_cancelled:
             return CANCELLED, "visit cancelled"
-        if reason := arrival_texts.why_no_text_about_visit(appointment, practice, now):
-            return (CANCELLED if appointment.visit_outcome else SKIPPED), reason
-        if now - notification.due_at > dt.timedelta(minutes=practice.arrival_missed_after_minutes):
-            return MISSED, f"more than {practice.arrival_missed_after_minutes} minutes past its time"
+        if notification.kind in arrival_texts.VISIT_DAY_KINDS:
+            if reason := arrival_texts.why_no_text_about_visit(appointment, practice, now):
+                return (CANCELLED if appointment.visit_outcome else SKIPPED), reason
+            if now - notification.due_at > dt.timedelta(minutes=practice.arrival_missed_after_minutes):
+                return MISSED, f"more than {practice.arrival_missed_after_minutes} minutes past its time"
+        elif appointment.visit_outcome:
+            return CANCELLED, f"the visit is already marked {appointment.visit_outcome.replace('_', ' ')}"
+        elif appointment.starts_at <= now:
+            return MISSED, "the visit has already begun"
         zone = client_zone(client, practice)
         if notification.kind not in arrival_texts.MANUAL_KINDS and in_quiet_hours(
                 now.astimezone(zone).time(), practice.quiet_hours_start, practice.quiet_hours_end):

@@ -3,17 +3,32 @@
 It serves, under /2010-04-01/Accounts/{AccountSid}/, with HTTP basic auth
 (account SID and auth token):
 
-    POST Calls.json           GET Calls/{Sid}.json         GET Calls.json
+    POST Calls.json           GET Calls/{Sid}.json         POST Calls/{Sid}.json (update with Twiml)
+    GET Calls.json
     POST Messages.json        GET Messages/{Sid}.json      GET Messages.json
+    GET Recordings.json       GET Recordings/{Sid}.json    DELETE Recordings/{Sid}.json
+    GET Recordings/{Sid}.wav  (the media, a WAV of silence as long as the recording)
 
 with the JSON shapes, status codes and error codes of Twilio's API, and after
 each create it plays what Twilio would do next, on background threads: status
-callbacks for the call or message, the call's voice webhook, for a
-`<Gather>` the key the person answering presses (or none) posted to its
-`action`, and for a `<Dial><Number>` in the TwiML the dialled leg and the
-Dial `action`. Every
+callbacks for the call or message, the call's voice webhook, and for a
+`<Dial><Number>` in the TwiML the dialled leg and the Dial `action`. Every
 webhook is POSTed with a valid X-Twilio-Signature. (Twilio can also use GET
 for webhooks; the fake always POSTs.)
+
+The TwiML of a call is played verb by verb: <Say> and <Play> are noted as
+heard on that leg (`fake.heard(call_sid)`); <Gather> gets the digits the
+person on the leg presses (`fake.presses`, else the scenario's `digits`, else
+"1" from a human and nothing from a machine), then its `action` (with no
+digits only if `actionOnEmptyResult`); <Record>
+records what they say (`fake.leaves_message`): a Recording resource, the
+Record `action`, `recordingStatusCallback` and the transcription callback;
+<Dial><Number url=...> runs the screening TwiML on the dialled leg before
+connecting (a <Hangup> there leaves the legs unbridged: `DialBridged=false`),
+and `machineDetection` with `amdStatusCallback` reports the leg's AnsweredBy
+(the scenario's `answered_by`, e.g. "machine_end_beep"). A call updated with
+new Twiml while in progress plays that instead. `fake.inbound_call(url,
+from_, to)` rings the app's voice URL as a call from `from_` to `to` would.
 
 In a test:
 
@@ -40,7 +55,8 @@ and steer it over HTTP with JSON bodies, under /__fake__/ (no auth):
 
     POST /__fake__/rule               {"to", "error_code", "http_status"?, "message"?}
     POST /__fake__/fail_next          {"http_status"?, "count"?, "accept_then_error"?, "error_code"?}
-    POST /__fake__/scenario           {"to", "outcome", "error_code"?, "duration"?, "answered_by"?, "digits"?}
+    POST /__fake__/scenario           {"to", "outcome", "error_code"?, "duration"?, "answered_by"?, "digits"?,
+                                       "hold_seconds"?}
     POST /__fake__/latency            {"seconds"}
     POST /__fake__/slow_next          {"seconds", "count"?}
     POST /__fake__/reset              {}
@@ -48,6 +64,9 @@ and steer it over HTTP with JSON bodies, under /__fake__/ (no auth):
     POST /__fake__/wait_idle          {"timeout"?}          -> {"idle": bool}
     POST /__fake__/post_signed        {"url", "params"}     -> {"status"}
     POST /__fake__/inbound_sms        {"url", "from", "to", "body"} -> {"status"}
+    POST /__fake__/inbound_call       {"url", "from", "to", "status_callback"?}  -> {"call_sid"}
+    POST /__fake__/presses            {"number", "digits"}
+    POST /__fake__/leaves_message     {"number", "transcription"?, "duration"?}
     GET  /__fake__/requests | /__fake__/callbacks | /__fake__/pending_callbacks
 """
 
@@ -87,7 +106,8 @@ DEFAULT_AUTH_TOKEN = "fedcba9876543210" * 2
 API_VERSION = "2010-04-01"
 CONTROL_PREFIX = "/__fake__/"
 _API_PATH = re.compile(
-    r"^/2010-04-01/Accounts/(?P<account_sid>[^/]+)/(?P<collection>Calls|Messages)(?:/(?P<sid>[^/]+))?\.json$"
+    r"^/2010-04-01/Accounts/(?P<account_sid>[^/]+)/(?P<collection>Calls|Messages|Recordings)"
+    r"(?:/(?P<sid>[^/.]+))?(?P<extension>\.json|\.wav|\.mp3)?$"
 )
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 
@@ -119,7 +139,12 @@ ERROR_MESSAGES = {
     30006: "Landline or unreachable carrier",
     30007: "Message filtered",
     30008: "Unknown error",
+    21220: "Call is not in-progress. Cannot redirect.",
 }
+# How long a recorded message is when the scenario does not say.
+DEFAULT_MESSAGE_SECONDS = 8
+# Nested <Redirect>s and actions one call may follow, as a guard against loops.
+MAX_TWIML_DOCUMENTS = 20
 
 
 def _first(pairs: list[tuple[str, str]], name: str) -> str | None:
@@ -173,7 +198,8 @@ class RecordedRequest:
 class RecordedCallback:
     """One webhook the fake POSTed, and how the app answered.
 
-    `kind` is "call-status", "message-status", "voice", "gather", "dial-action",
+    `kind` is "call-status", "message-status", "voice", "dial-action", "screen", "gather",
+    "redirect", "record-action", "recording-status", "transcription", "amd-status",
     "inbound-sms" or "manual" (from `post_signed`). `status` is None when the
     URL could not be reached; `error` then says why.
     """
@@ -231,6 +257,8 @@ class Scenario:
     # What the person answering presses at a <Gather>: None means "1" for a
     # human and nothing for a machine; "" means no key at all.
     digits: str | None = None
+    # Real seconds an answered dialled leg stays up, during which the call can be updated.
+    hold_seconds: float = 0.0
 
 
 class _ApiError(Exception):
@@ -265,8 +293,10 @@ class _Simulation:
 @dataclass
 class _ApiAnswer:
     status: int
-    payload: dict
+    payload: dict | None
     headers: dict[str, str] = field(default_factory=dict)
+    # A body that is not JSON (recording media), sent with headers["Content-Type"].
+    raw: bytes | None = None
     # Started once the answer has been written.
     simulation: _Simulation | None = None
 
@@ -294,6 +324,10 @@ class _Dial:
     action: str | None
     status_callback: str | None
     status_callback_events: frozenset[str]
+    # Screening TwiML run on the dialled leg before the legs are bridged.
+    url: str | None = None
+    machine_detection: bool = False
+    amd_status_callback: str | None = None
 
 
 def _events(values: list[str]) -> frozenset[str]:
@@ -302,40 +336,22 @@ def _events(values: list[str]) -> frozenset[str]:
     return events or frozenset({"completed"})
 
 
-@dataclass(frozen=True)
-class _Gather:
-    """The `<Gather>` of a call's TwiML, as far as the fake acts on it."""
-
-    action: str | None
-    num_digits: int | None
-    action_on_empty_result: bool
-
-
 def _parse_twiml(twiml: str) -> ElementTree.Element | None:
     try:
-        return ElementTree.fromstring(twiml)
+        root = ElementTree.fromstring(twiml)
     except ElementTree.ParseError:
         log.warning("fake twilio: TwiML is not XML: %r", twiml[:200])
         return None
-
-
-def _parse_gather(twiml: str) -> _Gather | None:
-    root = _parse_twiml(twiml)
-    gather = root.find("Gather") if root is not None else None
-    if gather is None:
-        return None
-    num_digits = gather.get("numDigits")
-    return _Gather(action=gather.get("action"), num_digits=int(num_digits) if num_digits else None,
-                   action_on_empty_result=gather.get("actionOnEmptyResult") == "true")
+    return root if root.tag == "Response" else None
 
 
 def _parse_dial(twiml: str) -> _Dial | None:
     root = _parse_twiml(twiml)
-    if root is None:
-        return None
-    dial = root.find("Dial")
-    if dial is None:
-        return None
+    dial = root.find("Dial") if root is not None else None
+    return _dial_of(dial) if dial is not None else None
+
+
+def _dial_of(dial: ElementTree.Element) -> _Dial | None:
     number = dial.find("Number")
     if number is not None and (number.text or "").strip():
         return _Dial(
@@ -344,6 +360,9 @@ def _parse_dial(twiml: str) -> _Dial | None:
             action=dial.get("action"),
             status_callback=number.get("statusCallback"),
             status_callback_events=_events([number.get("statusCallbackEvent", "")]),
+            url=number.get("url"),
+            machine_detection=bool(number.get("machineDetection")),
+            amd_status_callback=number.get("amdStatusCallback"),
         )
     if (dial.text or "").strip():
         return _Dial(
@@ -373,6 +392,38 @@ def _parse_date_filter(value: str) -> date | datetime:
         except (TypeError, ValueError):
             raise _ApiError(400, 400, f"Invalid DateSent filter: {value!r}") from None
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+@dataclass(frozen=True)
+class _LegContext:
+    """A call leg as the TwiML player sees it: its SID, who is on it, and the fields its webhooks carry."""
+
+    sid: str
+    party: str  # the person's number on this leg: the caller of an inbound call, the callee of an outbound one
+    params: dict[str, str]
+    answered_by: str | None = None  # what machine detection said of the leg, if it was asked
+
+
+@dataclass(frozen=True)
+class _Message:
+    """What someone says when asked to leave a message (see `FakeTwilio.leaves_message`)."""
+
+    transcription: str
+    duration: int
+
+
+def wav_of_silence(seconds: float, rate: int = 8000) -> bytes:
+    """A mono 8 kHz 16-bit WAV of silence: the shape of a phone recording's media."""
+    import io
+    import wave
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(b"\0\0" * int(rate * seconds))
+    return buffer.getvalue()
 
 
 class FakeTwilio:
@@ -418,6 +469,11 @@ class FakeTwilio:
         self._message_scenarios: dict[str, Scenario] = {}
         self._calls: dict[str, dict] = {}
         self._messages: dict[str, dict] = {}  # in creation order
+        self._recordings: dict[str, dict] = {}  # in creation order
+        self._digits: dict[str, str] = {}
+        self._spoken_messages: dict[str, _Message] = {}
+        self._heard: dict[str, list[tuple[str, str]]] = {}
+        self._updates: dict[str, str] = {}  # call SID -> Twiml it was updated with, not played yet
         self._pending: list[_Simulation] = []
         # Simulations started or about to start (their create's answer is
         # being written) and not finished: `wait_idle` right after a create
@@ -489,6 +545,25 @@ class FakeTwilio:
         with self._lock:
             return dict(self._messages[sid])
 
+    def recording(self, sid: str) -> dict:
+        """The recording resource as GET Recordings/{Sid}.json would return it (deleted ones too)."""
+        with self._lock:
+            return dict(self._recordings[sid])
+
+    @property
+    def recordings(self) -> list[dict]:
+        with self._lock:
+            return [dict(recording) for recording in self._recordings.values()]
+
+    def heard(self, call_sid: str) -> list[tuple[str, str]]:
+        """What was said and played on a call leg, in order: ("say", text) and ("play", url)."""
+        with self._lock:
+            return list(self._heard.get(call_sid, []))
+
+    def calls_between(self, from_: str, to: str) -> list[dict]:
+        with self._lock:
+            return [dict(call) for call in self._calls.values() if call["from"] == from_ and call["to"] == to]
+
     # --- steering ---------------------------------------------------------------
 
     def rule(self, to: str, error_code: int, http_status: int = 400, message: str | None = None) -> None:
@@ -529,6 +604,7 @@ class FakeTwilio:
         duration: int | None = None,
         answered_by: str | None = None,
         digits: str | None = None,
+        hold_seconds: float = 0.0,
     ) -> None:
         """How calls and/or messages to `to` end.
 
@@ -537,18 +613,48 @@ class FakeTwilio:
         `answered_by` the AnsweredBy reported when the call asked for
         machine detection (default "human"), `digits` what is pressed at a
         `<Gather>` (default "1" for a human, nothing for a machine; "" for
-        no key at all). Message outcomes: delivered (the
+        no key at all; `presses` overrides it), `hold_seconds` keeps an
+        answered dialled leg up that long in real time, or until the call is
+        updated (e.g. to play a voicemail greeting). Message outcomes: delivered (the
         default), undelivered, failed, with `error_code` (defaults 30003,
         30008). "failed" applies to both.
         """
         if outcome not in CALL_OUTCOMES | MESSAGE_OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}")
-        chosen = Scenario(outcome, error_code, duration, answered_by, digits)
+        chosen = Scenario(outcome, error_code, duration, answered_by, digits, hold_seconds)
         with self._lock:
             if outcome in CALL_OUTCOMES:
                 self._call_scenarios[to] = chosen
             if outcome in MESSAGE_OUTCOMES:
                 self._message_scenarios[to] = chosen
+
+    def presses(self, number: str, digits: str) -> None:
+        """What the person at `number` presses when a <Gather> asks them ("" presses nothing)."""
+        with self._lock:
+            self._digits[number] = digits
+
+    def leaves_message(self, number: str, transcription: str = "", duration: int = DEFAULT_MESSAGE_SECONDS) -> None:
+        """The person at `number`, asked by <Record>, speaks for `duration` seconds, saying `transcription`.
+
+        Without this they hang up at the beep and nothing is recorded.
+        """
+        with self._lock:
+            self._spoken_messages[number] = _Message(transcription, duration)
+
+    def inbound_call(self, url: str, from_: str, to: str, status_callback: str | None = None) -> str:
+        """A call from `from_` to the number `to`, whose voice URL is `url`; returns its SID.
+
+        Played like Twilio would, in the background (see `wait_idle`). `status_callback` is
+        the number's status callback URL, told when the call ends.
+        """
+        sid = "CA" + secrets.token_hex(16)
+        with self._lock:
+            self._calls[sid] = self._call_resource(sid, to=to, from_=from_, direction="inbound")
+            self._unfinished_simulations += 1
+        simulation = _Simulation(PendingSimulation("call", sid, to),
+                                 lambda: self._simulate_inbound(sid, url, status_callback))
+        self._start_simulation(simulation)
+        return sid
 
     def reset(self) -> None:
         """Forget all recordings, rules, failures, scenarios, resources and pending callbacks; restore latency."""
@@ -562,6 +668,11 @@ class FakeTwilio:
             self._message_scenarios.clear()
             self._calls.clear()
             self._messages.clear()
+            self._recordings.clear()
+            self._digits.clear()
+            self._spoken_messages.clear()
+            self._heard.clear()
+            self._updates.clear()
             self._pending.clear()
             self.latency = self._initial_latency
 
@@ -639,7 +750,9 @@ class FakeTwilio:
             answer = _ApiAnswer(error.http_status, error.payload(), headers=extra_headers)
         with self._lock:
             self._requests.append(
-                RecordedRequest(method, path, query_pairs, form_pairs, headers, body, answer.status, answer.payload)
+                RecordedRequest(
+                    method, path, query_pairs, form_pairs, headers, body, answer.status, answer.payload or {}
+                )
             )
             if answer.simulation is not None:
                 if self.auto_callbacks:
@@ -654,6 +767,18 @@ class FakeTwilio:
         if match is None or match["account_sid"] != self.account_sid:
             raise _not_found(path)
         collection, sid = match["collection"], match["sid"]
+        extension = match["extension"] or ""
+        if collection == "Recordings" and sid is not None and extension != ".json" and method == "GET":
+            return lambda query, form: self._recording_media(sid, path, extension)
+        if extension != ".json":
+            raise _not_found(path)
+        if collection == "Recordings":
+            if sid is None and method == "GET":
+                return lambda query, form: self._list_recordings(path, query)
+            if sid is not None and method == "DELETE":
+                return lambda query, form: self._delete_recording(sid, path)
+        if collection == "Calls" and sid is not None and method == "POST":
+            return lambda query, form: self._update_call(sid, path, form)
         if collection == "Calls" and sid is None and method == "POST":
             return self._create_call
         if collection == "Messages" and sid is None and method == "POST":
@@ -663,7 +788,7 @@ class FakeTwilio:
         if collection == "Calls" and sid is None and method == "GET":
             return lambda query, form: self._list_calls(path, query)
         if sid is not None and method == "GET":
-            store = self._calls if collection == "Calls" else self._messages
+            store = {"Calls": self._calls, "Messages": self._messages, "Recordings": self._recordings}[collection]
             return lambda query, form: self._fetch(store, sid, path)
         raise _ApiError(405, 20004, f"FakeTwilio does not implement {method} {path}")
 
@@ -673,9 +798,73 @@ class FakeTwilio:
 
     def _fetch(self, store: dict[str, dict], sid: str, path: str) -> _ApiAnswer:
         with self._lock:
-            if sid not in store:
+            if sid not in store or store[sid].get("status") == "deleted":
                 raise _not_found(path)
             return _ApiAnswer(200, dict(store[sid]))
+
+    def _update_call(self, sid: str, path: str, form: list) -> _ApiAnswer:
+        """Redirect a call in progress to new TwiML (Twiml or Url), or end it (Status=completed|canceled)."""
+        twiml, url, status = _first(form, "Twiml"), _first(form, "Url"), _first(form, "Status")
+        with self._lock:
+            call = self._calls.get(sid)
+            if call is None:
+                raise _not_found(path)
+            if call["status"] in CALL_OUTCOMES:
+                raise _ApiError(400, 21220)
+            if status in ("completed", "canceled"):
+                self._updates[sid] = "<Response><Hangup/></Response>"
+            elif twiml is not None or url:
+                self._updates[sid] = twiml if twiml is not None else f'<Response><Redirect>{url}</Redirect></Response>'
+            else:
+                raise _ApiError(400, 21205, "Either Url, Twiml or Status is required.")
+            return _ApiAnswer(200, dict(call))
+
+    def _recording_media(self, sid: str, path: str, extension: str) -> _ApiAnswer:
+        with self._lock:
+            recording = self._recordings.get(sid)
+        if recording is None or recording["status"] == "deleted":
+            raise _not_found(path)
+        if extension == ".mp3":
+            raise _ApiError(405, 20004, "FakeTwilio serves recording media as WAV only")
+        audio = wav_of_silence(int(recording["duration"] or 0) or 1)
+        return _ApiAnswer(200, None, headers={"Content-Type": "audio/x-wav"}, raw=audio)
+
+    def _delete_recording(self, sid: str, path: str) -> _ApiAnswer:
+        with self._lock:
+            recording = self._recordings.get(sid)
+            if recording is None or recording["status"] == "deleted":
+                raise _not_found(path)
+            recording.update(status="deleted", date_updated=_rfc2822(_now()))
+        return _ApiAnswer(204, None)
+
+    def _list_recordings(self, path: str, query: list) -> _ApiAnswer:
+        params = dict(query)
+        try:
+            page_size = min(max(int(params.get("PageSize", 50)), 1), 1000)
+            page = max(int(params.get("Page", 0)), 0)
+        except ValueError:
+            raise _ApiError(400, 400, "PageSize and Page must be integers") from None
+        with self._lock:
+            newest_first = [dict(r) for r in reversed(self._recordings.values()) if r["status"] != "deleted"]
+        matching = [r for r in newest_first if params.get("CallSid") in (None, r["call_sid"])]
+        start = page * page_size
+        on_page = matching[start : start + page_size]
+        kept = [(key, value) for key, value in query if key == "CallSid"]
+
+        def page_uri(number: int) -> str:
+            return f"{path}?{urlencode(kept + [('PageSize', page_size), ('Page', number)])}"
+
+        return _ApiAnswer(200, {
+            "recordings": on_page,
+            "end": start + len(on_page) - 1 if on_page else 0,
+            "first_page_uri": page_uri(0),
+            "next_page_uri": page_uri(page + 1) if start + page_size < len(matching) else None,
+            "page": page,
+            "page_size": page_size,
+            "previous_page_uri": page_uri(page - 1) if page > 0 else None,
+            "start": start,
+            "uri": page_uri(page),
+        })
 
     def _refuse_by_rule(self, to: str) -> None:
         with self._lock:
@@ -962,31 +1151,35 @@ class FakeTwilio:
 
         def connect() -> None:
             twiml = plan.twiml if plan.twiml is not None else self._fetch_twiml(plan.url, common, answered_by)
-            gather = _parse_gather(twiml) if twiml else None
-            if gather is not None:
-                twiml = self._gather(gather, common, scenario, answered_by)
-            dial = _parse_dial(twiml) if twiml else None
-            if dial is not None:
-                self._simulate_dial(plan, common, dial)
+            if twiml:
+                self._play_twiml(_LegContext(plan.sid, plan.to, {**common, "CallStatus": "in-progress"}, answered_by),
+                                 twiml, plan.url)
 
         self._play_call_leg(plan.sid, reporter, scenario, answered_by, on_answer=connect)
 
-    def _gather(self, gather: _Gather, common: dict[str, str], scenario: Scenario,
-                answered_by: str | None) -> str | None:
-        """What the person (or machine) answering presses; the TwiML of the Gather's action, if it is asked."""
-        digits = scenario.digits
-        if digits is None:
-            digits = "" if (answered_by or "").startswith(("machine", "fax")) else "1"
-        if gather.num_digits:
-            digits = digits[: gather.num_digits]
-        if not gather.action or not (digits or gather.action_on_empty_result):
-            return None  # Twilio would go on with the verbs after <Gather>; the fake hangs up
-        params = {**common, "CallStatus": "in-progress"}
-        if digits:
-            params.update(Digits=digits, FinishedOnKey="")
+    def _simulate_inbound(self, sid: str, url: str, status_callback: str | None) -> None:
+        call = self.call(sid)
+        common = {
+            "CallSid": sid,
+            "AccountSid": self.account_sid,
+            "From": call["from"],
+            "To": call["to"],
+            "Caller": call["from"],
+            "Called": call["to"],
+            "Direction": "inbound",
+            "ApiVersion": API_VERSION,
+        }
+        self._update(self._calls, sid, status="ringing")
         self._pause()
-        record = self._send_webhook("gather", gather.action, params)
-        return record.response_body if record.status == 200 else None
+        record = self._send_webhook("voice", url, {**common, "CallStatus": "ringing"})
+        self._update(self._calls, sid, status="in-progress", start_time=_rfc2822(_now()))
+        if record.status == 200 and record.response_body:
+            self._play_twiml(_LegContext(sid, call["from"], {**common, "CallStatus": "in-progress"}),
+                             record.response_body, url)
+        self._update(self._calls, sid, status="completed", duration=str(DEFAULT_CALL_DURATION_SECONDS),
+                     end_time=_rfc2822(_now()))
+        _CallStatusReporter(self, status_callback, frozenset({"completed"}), common).report(
+            "completed", "completed", CallDuration=str(DEFAULT_CALL_DURATION_SECONDS))
 
     def _fetch_twiml(self, url: str, common: dict[str, str], answered_by: str | None) -> str | None:
         params = {**common, "CallStatus": "in-progress"}
@@ -997,9 +1190,155 @@ class FakeTwilio:
         # Twilio would play an "application error" message and hang up.
         return record.response_body if record.status == 200 else None
 
-    def _simulate_dial(self, parent: _CallPlan, parent_params: dict[str, str], dial: _Dial) -> None:
+    def _hear(self, sid: str, kind: str, text: str) -> None:
+        with self._lock:
+            self._heard.setdefault(sid, []).append((kind, text))
+
+    def _take_update(self, sid: str) -> str | None:
+        with self._lock:
+            return self._updates.pop(sid, None)
+
+    def _play_twiml(self, leg: _LegContext, twiml: str, document_url: str | None, kind: str = "action") -> bool:
+        """Play a TwiML document on a leg, following actions and redirects; False when it hung up.
+
+        True means the document ran out of verbs with the leg still up (for a
+        screening document on a dialled leg: the legs get bridged).
+        """
+        documents = 0
+        while twiml is not None and documents < MAX_TWIML_DOCUMENTS:
+            documents += 1
+            root = _parse_twiml(twiml)
+            if root is None:
+                return False
+            twiml, next_url = None, None
+            for verb in root:
+                if verb.tag == "Say":
+                    self._hear(leg.sid, "say", (verb.text or "").strip())
+                elif verb.tag == "Play":
+                    self._hear(leg.sid, "play", (verb.text or "").strip())
+                elif verb.tag in ("Hangup", "Reject"):
+                    return False
+                elif verb.tag == "Redirect":
+                    next_url = (verb.text or "").strip()
+                    twiml = self._request_twiml("redirect", next_url, leg.params)
+                    break
+                elif verb.tag == "Gather":
+                    for spoken in verb:
+                        self._hear(leg.sid, "say" if spoken.tag == "Say" else "play", (spoken.text or "").strip())
+                    digits = self._pressed(leg, verb)
+                    if digits or verb.get("actionOnEmptyResult") == "true":
+                        next_url = verb.get("action") or document_url
+                        pressed = {"Digits": digits, "FinishedOnKey": ""} if digits else {}
+                        twiml = self._request_twiml("gather", next_url, {**leg.params, **pressed})
+                        if twiml is None:
+                            return False  # the action could not be reached: the fake hangs up
+                        break
+                elif verb.tag == "Record":
+                    self._record(leg, verb, document_url)
+                    return False  # the caller hangs up after leaving the message, or at the beep
+                elif verb.tag == "Dial":
+                    dial = _dial_of(verb)
+                    if dial is None:
+                        continue
+                    status, duration, bridged = self._simulate_dial(leg, dial)
+                    if dial.action:
+                        params = {**leg.params, "CallStatus": "in-progress", "DialCallSid": self._last_dialled(leg),
+                                  "DialCallStatus": status, "DialBridged": "true" if bridged else "false"}
+                        if status == "completed":
+                            params["DialCallDuration"] = str(duration)
+                        next_url = dial.action
+                        twiml = self._request_twiml("dial-action", dial.action, params)
+                        break
+            document_url = next_url or document_url
+        return twiml is None and documents < MAX_TWIML_DOCUMENTS
+
+    def _pressed(self, leg: _LegContext, gather: ElementTree.Element) -> str:
+        """The keys the person on the leg presses at a <Gather> (see `presses` and `Scenario.digits`)."""
+        with self._lock:
+            digits = self._digits.get(leg.party)
+            scenario = self._call_scenarios.get(leg.party)
+        if digits is None and scenario is not None:
+            digits = scenario.digits
+        if digits is None:
+            digits = "" if (leg.answered_by or "").startswith(("machine", "fax")) else "1"
+        num_digits = gather.get("numDigits")
+        return digits[: int(num_digits)] if num_digits else digits
+
+    def _request_twiml(self, kind: str, url: str | None, params: dict[str, str]) -> str | None:
+        if not url:
+            return None
+        self._pause()
+        record = self._send_webhook(kind, url, params)
+        return record.response_body if record.status == 200 and record.response_body else None
+
+    def _record(self, leg: _LegContext, verb: ElementTree.Element, document_url: str | None) -> None:
+        """<Record>: what the person on the leg says, as a Recording with its callbacks."""
+        with self._lock:
+            message = self._spoken_messages.get(leg.party)
+        if message is None:
+            return  # hung up at the beep: Twilio keeps no recording
+        sid = "RE" + secrets.token_hex(16)
+        now = _now()
+        uri = self._resource_uri("Recordings", sid)
+        resource = {
+            "account_sid": self.account_sid,
+            "api_version": API_VERSION,
+            "call_sid": leg.sid,
+            "conference_sid": None,
+            "date_created": _rfc2822(now),
+            "date_updated": _rfc2822(now),
+            "start_time": _rfc2822(now),
+            "duration": str(message.duration),
+            "sid": sid,
+            "price": None,
+            "price_unit": "USD",
+            "status": "completed",
+            "channels": 1,
+            "source": "RecordVerb",
+            "error_code": None,
+            "uri": f"{uri}.json",
+            "encryption_details": None,
+            "subresource_uris": {
+                "add_on_results": f"{uri}/AddOnResults.json",
+                "transcriptions": f"{uri}/Transcriptions.json",
+            },
+            "media_url": f"https://api.twilio.com{uri}",
+        }
+        with self._lock:
+            self._recordings[sid] = resource
+        recording_url = f"https://api.twilio.com{uri}"
+        action = verb.get("action") or document_url
+        if action:
+            self._request_twiml("record-action", action, {
+                **leg.params, "RecordingUrl": recording_url, "RecordingSid": sid,
+                "RecordingDuration": str(message.duration), "Digits": "hangup"})
+        status_callback = verb.get("recordingStatusCallback")
+        if status_callback:
+            self._pause()
+            self._send_webhook("recording-status", status_callback, {
+                "AccountSid": self.account_sid, "CallSid": leg.sid, "RecordingSid": sid,
+                "RecordingUrl": recording_url, "RecordingStatus": "completed",
+                "RecordingDuration": str(message.duration), "RecordingChannels": "1",
+                "RecordingStartTime": _rfc2822(now), "RecordingSource": "RecordVerb", "ErrorCode": "0"})
+        transcribe_callback = verb.get("transcribeCallback")
+        if transcribe_callback and verb.get("transcribe", "true") != "false":
+            self._pause()
+            transcription_sid = "TR" + secrets.token_hex(16)
+            self._send_webhook("transcription", transcribe_callback, {
+                **leg.params, "TranscriptionSid": transcription_sid, "TranscriptionText": message.transcription,
+                "TranscriptionStatus": "completed",
+                "TranscriptionUrl": f"https://api.twilio.com{uri}/Transcriptions/{transcription_sid}",
+                "RecordingSid": sid, "RecordingUrl": recording_url, "CallStatus": "completed"})
+
+    def _last_dialled(self, parent: _LegContext) -> str:
+        with self._lock:
+            children = [sid for sid, call in self._calls.items() if call["parent_call_sid"] == parent.sid]
+        return children[-1] if children else ""
+
+    def _simulate_dial(self, parent: _LegContext, dial: _Dial) -> tuple[str, int, bool]:
+        """The dialled leg of a <Dial>: its final status, talk time, and whether it was bridged."""
         sid = "CA" + secrets.token_hex(16)
-        caller = dial.caller_id or parent.from_
+        caller = dial.caller_id or parent.params.get("From", "")
         with self._lock:
             self._calls[sid] = self._call_resource(
                 sid, to=dial.number, from_=caller, direction="outbound-dial", parent_call_sid=parent.sid
@@ -1014,13 +1353,31 @@ class FakeTwilio:
             "ApiVersion": API_VERSION,
         }
         reporter = _CallStatusReporter(self, dial.status_callback, dial.status_callback_events, common)
-        final_status, duration = self._play_call_leg(sid, reporter, self._call_scenario(dial.number), None)
-        if dial.action:
-            params = {**parent_params, "CallStatus": "in-progress", "DialCallSid": sid, "DialCallStatus": final_status}
-            if final_status == "completed":
-                params["DialCallDuration"] = str(duration)
-            self._pause()
-            self._send_webhook("dial-action", dial.action, params)
+        scenario = self._call_scenario(dial.number)
+        bridged = [False]
+
+        def answered() -> None:
+            leg = _LegContext(sid, dial.number, {**common, "CallStatus": "in-progress"})
+            if dial.url:
+                screening = self._request_twiml("screen", dial.url, leg.params)
+                if screening is not None and not self._play_twiml(leg, screening, dial.url):
+                    return
+            bridged[0] = True
+            if dial.machine_detection and dial.amd_status_callback:
+                self._pause()
+                self._send_webhook("amd-status", dial.amd_status_callback, {
+                    "CallSid": sid, "AccountSid": self.account_sid,
+                    "AnsweredBy": scenario.answered_by or "human", "MachineDetectionDuration": "4200"})
+            update = self._take_update(sid)
+            held_until = time.monotonic() + scenario.hold_seconds
+            while update is None and time.monotonic() < held_until:
+                time.sleep(0.05)
+                update = self._take_update(sid)
+            if update is not None:
+                self._play_twiml(leg, update, None)
+
+        final_status, duration = self._play_call_leg(sid, reporter, scenario, None, on_answer=answered)
+        return final_status, duration, bridged[0]
 
     def _play_call_leg(
         self,
@@ -1071,6 +1428,10 @@ class FakeTwilio:
             ("POST", "deliver_callbacks"): lambda p: {"callbacks": [c.to_json() for c in self.deliver_callbacks()]},
             ("POST", "wait_idle"): lambda p: {"idle": self.wait_idle(**p)},
             ("POST", "post_signed"): lambda p: {"status": self.post_signed(p["url"], p["params"])},
+            ("POST", "inbound_call"): lambda p: {"call_sid": self.inbound_call(
+                p["url"], from_=p["from"], to=p["to"], status_callback=p.get("status_callback"))},
+            ("POST", "presses"): lambda p: ok(self.presses(p["number"], p["digits"])),
+            ("POST", "leaves_message"): lambda p: ok(self.leaves_message(**p)),
             ("POST", "inbound_sms"): lambda p: {
                 "status": self.send_inbound_sms(p["url"], from_=p["from"], to=p["to"], body=p["body"])
             },
@@ -1145,6 +1506,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._handle()
 
+    def do_DELETE(self) -> None:
+        self._handle()
+
     def log_message(self, format: str, *args) -> None:
         log.debug("fake twilio: " + format, *args)
 
@@ -1160,7 +1524,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if delay:
             time.sleep(delay)
         try:
-            self._send_json(answer.status, answer.payload, answer.headers)
+            if answer.raw is not None:
+                self._send_raw(answer.status, answer.raw, answer.headers)
+            elif answer.payload is None:
+                self._send_raw(answer.status, b"", answer.headers)
+            else:
+                self._send_json(answer.status, answer.payload, answer.headers)
         except ConnectionError:
             self.close_connection = True
         finally:
@@ -1178,6 +1547,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
         except (ValueError, TypeError) as exc:
             status, result = 400, {"error": f"{exc.__class__.__name__}: {exc}"}
         self._send_json(status, result, {})
+
+    def _send_raw(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        if status != 204:
+            self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if status != 204:
+            self.wfile.write(body)
 
     def _send_json(self, status: int, payload: dict, headers: dict[str, str]) -> None:
         encoded = json.dumps(payload).encode("utf-8")

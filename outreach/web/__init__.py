@@ -10,6 +10,7 @@ from outreach.web.me import bp as me_bp
 from outreach.web.outcomes import bp as outcomes_bp
 from outreach.web.twilio import bp as twilio_bp
 from outreach.web.visits import bp as visits_bp
+from outreach.web.voicemail import bp as voicemail_bp
 
 BLUEPRINTS = [auth_bp, home_bp, admin_bp, imports_bp, call_lists_bp, calls_bp, clients_bp, visits_bp, outcomes_bp,
-              twilio_bp, me_bp]
+              twilio_bp, voicemail_bp, me_bp]

@@ -16,6 +16,7 @@ from outreach.models import Practice, User
 from outreach.scoping import get_scoped_or_404, scoped
 from outreach.services import accounts, practice_numbers
 from outreach.services.calls import caller_phone
+from outreach.services.phones import region_for, to_e164
 from outreach.web.auth import roles_required
 from outreach.web.errors import reshows_expired_form
 from outreach.web.formatting import language_choices, role_name, translated
@@ -107,6 +108,24 @@ class SettingsForm(FlaskForm):
     include_open_questions = BooleanField(_l("Also call clients with an unanswered question"))
     retention_days = IntegerField(_l("Keep message bodies and notes for (days)"),
                                   validators=[NumberRange(min=30, max=3650)])
+    callback_window_days = IntegerField(_l("Put call-backs through to the practitioner who called, within (days)"),
+                                        validators=[NumberRange(min=0, max=30)])
+    callback_hours_start = TimeField(_l("Practitioners take call-backs from"))
+    callback_hours_end = TimeField(_l("until"))
+    other_inbound_calls = SelectField(_l("Other calls to the practice number"), choices=[
+        SelectChoice("voicemail", _l("Voicemail")), SelectChoice("front_desk", _l("Forward to the front desk"))])
+    front_desk_phone = TelField(_l("Front desk phone"), validators=[Optional()], render_kw={"autocomplete": "off"})
+    missed_call_text_auto = BooleanField(_l("After an unanswered call, text the client by itself"))
+    voicemail_drop_auto = BooleanField(_l("Leave the practitioner's greeting on voicemail by itself"))
+
+    def validate_front_desk_phone(self, field) -> None:
+        if not (field.data or "").strip():
+            field.data = None
+            return
+        try:
+            field.data = to_e164(field.data, region_for(self.phone.data, self.timezone.data))
+        except ValueError as exc:
+            raise ValidationError(_("Not a phone number we can call: %(error)s", error=translated(exc))) from exc
 
 
 def _people_page(new_user: NewUserForm, status: int = 200):

@@ -17,7 +17,7 @@ from outreach.clock import utcnow
 from outreach.extensions import db
 from outreach.models import CALL_OUTCOMES, CallAttempt, CallTask
 from outreach.scoping import get_scoped_or_404
-from outreach.services import calls
+from outreach.services import calls, missed_call_texts
 from outreach.services.phones import client_zone
 
 bp = Blueprint("calls", __name__)
@@ -125,6 +125,8 @@ def attempt_status(attempt_id: int):
         answered_by=attempt.answered_by,
         error=attempt.error,
         final=calls.is_final(attempt.status),
+        voicemail_drop_url=(url_for("voicemail.voicemail_drop_now", attempt_id=attempt.id)
+                            if attempt.voicemail_left_at is None else None),
     )
 
 
@@ -135,8 +137,11 @@ def outcome(task_id: int):
     chosen = request.form.get("outcome", "")
     if chosen not in CALL_OUTCOMES:
         return _card_message(task, _("Choose what happened on the call."), ok=False)
-    calls.record_outcome(db.session, task, current_user, outcome=chosen,
-                         questions=request.form.get("questions", ""), notes=request.form.get("notes", ""),
-                         questions_answered=request.form.get("questions_answered") == "yes", now=utcnow())
+    attempt = calls.record_outcome(db.session, task, current_user, outcome=chosen,
+                                   questions=request.form.get("questions", ""), notes=request.form.get("notes", ""),
+                                   questions_answered=request.form.get("questions_answered") == "yes", now=utcnow())
+    missed_text = missed_call_texts.after_call(db.session, attempt, utcnow())
     db.session.commit()
+    if missed_text is not None:
+        jobs.dispatch(tasks.send_texts, [missed_text.id])
     return _card_message(task, _("Saved the outcome for %(name)s.", name=task.client.display_name), ok=True)

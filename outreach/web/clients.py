@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from outreach.extensions import db
-from outreach.models import Appointment, CallAttempt, CallTask, Client, InboundMessage, Notification
+from outreach.models import Appointment, CallAttempt, CallTask, Client, InboundMessage, Notification, Recording
 from outreach.scoping import get_scoped_or_404, visible_appointments
 
 bp = Blueprint("clients", __name__)
@@ -39,6 +39,13 @@ def show(client_id: int):
     if not current_user.sees_all_practitioners:
         # A reply is about the visit nearest to it; one about a colleague's visit (or none) is not theirs.
         replies = replies.where(InboundMessage.appointment_id.in_(visible_ids))
+    voicemails = db.session.scalars(
+        select(Recording).where(Recording.client_id == client.id, Recording.kind == "voicemail")
+        .order_by(Recording.created_at.desc())
+    ).all()
+    if not current_user.sees_all_practitioners:
+        voicemails = [r for r in voicemails if r.practitioner_id in (None, current_user.practitioner.id)]
     return render_template("clients/show.html", client=client, appointments=appointments, tasks=tasks,
                            attempts=attempts, texts=texts,
-                           replies=db.session.scalars(replies.order_by(InboundMessage.received_at.desc())).all())
+                           replies=db.session.scalars(replies.order_by(InboundMessage.received_at.desc())).all(),
+                           voicemails=voicemails)

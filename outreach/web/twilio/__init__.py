@@ -45,3 +45,4 @@ def twilio_signed(view: Callable) -> Callable:
 # The webhook modules add their routes to `bp`.
 from outreach.web.twilio import voice  # noqa: E402,F401
 from outreach.web.twilio import messaging  # noqa: E402,F401
+from outreach.web.twilio import inbound  # noqa: E402,F401

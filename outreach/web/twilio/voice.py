@@ -8,11 +8,13 @@ import logging
 import time
 
 from flask import Response, abort, current_app, request
+from sqlalchemy.exc import IntegrityError
 
+from outreach import jobs, tasks
 from outreach.clock import utcnow
 from outreach.extensions import db
 from outreach.models import CallAttempt
-from outreach.services import calls
+from outreach.services import calls, missed_call_texts, voicemail_drop
 from outreach.web.twilio import bp, twilio_signed
 
 log = logging.getLogger(__name__)
@@ -54,8 +56,10 @@ def voice(attempt_id: int):
 @twilio_signed
 def screened(attempt_id: int):
     attempt = _attempt_for_callback(attempt_id, leg="parent")
-    return _twiml(calls.screened_twiml(db.session, attempt, digits=request.form.get("Digits", ""),
-                                       base_url=current_app.config["PUBLIC_BASE_URL"], now=utcnow()))
+    base_url = current_app.config["PUBLIC_BASE_URL"]
+    return _twiml(calls.screened_twiml(
+        db.session, attempt, digits=request.form.get("Digits", ""), base_url=base_url, now=utcnow(),
+        machine_detection_url=voicemail_drop.machine_detection_url(db.session, attempt, base_url)))
 
 
 @bp.route("/call-status/<id:attempt_id>", methods=["POST"])
@@ -73,4 +77,16 @@ def client_status(attempt_id: int):
 def _apply_status(attempt_id: int, *, leg: str):
     attempt = _attempt_for_callback(attempt_id, leg=leg)
     calls.apply_call_status(db.session, attempt, request.form.to_dict(), leg=leg, now=utcnow())
-    return _twiml(calls.empty_twiml())
+    try:
+        missed_text = missed_call_texts.after_call(db.session, attempt, utcnow())
+        db.session.commit()
+    except IntegrityError:
+        # Another callback of this call queued the missed-call text at the same moment: keep the status only.
+        db.session.rollback()
+        attempt = _attempt_for_callback(attempt_id, leg=leg)
+        calls.apply_call_status(db.session, attempt, request.form.to_dict(), leg=leg, now=utcnow())
+        db.session.commit()
+        missed_text = None
+    if missed_text is not None:
+        jobs.dispatch(tasks.send_texts, [missed_text.id])
+    return Response(calls.empty_twiml(), mimetype="text/xml")
