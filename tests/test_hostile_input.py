@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from outreach.extensions import db
-from outreach.models import CallAttempt, InboundMessage, Notification
+from outreach.models import CallAttempt, ImportRun, InboundCall, InboundMessage, Notification, Recording
 from tests.factories import Factory
 
 # Query arguments the routes read beside their forms' fields.
@@ -91,10 +91,19 @@ def practice_with_everything(make):
     reply = InboundMessage(practice_id=practice.id, client_id=client.id, appointment_id=visit.id,
                            message_sid="SM" + "1" * 32, from_phone=client.phone, body="ok")
     feed = make.source(glen, kind="feed", url="https://calendar.example.com/glen.ics")
-    db.session.add_all([attempt, notification, reply])
+    import_run = ImportRun(practice_id=practice.id, source_id=feed.id, filename="glen.ics", status="imported",
+                           report={}, created_at=visit.starts_at)
+    call_back = InboundCall(practice_id=practice.id, call_sid="CA" + "2" * 32, from_phone=client.phone,
+                            to_phone=practice.phone, matched="one", client_id=client.id, route="voicemail")
+    db.session.add_all([attempt, notification, reply, import_run, call_back])
+    db.session.flush()
+    message = Recording(practice_id=practice.id, kind="voicemail", recording_sid="RE" + "2" * 32,
+                        inbound_call_id=call_back.id, client_id=client.id, task_id=task.id, transcription="Hello")
+    db.session.add(message)
     db.session.commit()
     return {"practitioner_id": glen.id, "appointment_id": visit.id, "client_id": client.id, "task_id": task.id,
-            "attempt_id": attempt.id, "source_id": feed.id, "notification_id": notification.id, "week": "2026-W50"}
+            "attempt_id": attempt.id, "source_id": feed.id, "notification_id": notification.id, "week": "2026-W50",
+            "import_run_id": import_run.id, "inbound_call_id": call_back.id, "recording_id": message.id}
 
 
 def _signed_in_admin(base_url: str) -> requests.Session:

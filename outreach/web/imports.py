@@ -27,6 +27,7 @@ from outreach.services.client_matching import likely_clients, practice_clients
 from outreach.web.auth import roles_required
 from outreach.web.formatting import translated
 from outreach.web.forms import show_error
+from outreach.web.ids import id_arg
 from outreach.web.validators import fits, flash_form_errors
 
 bp = Blueprint("imports", __name__)
@@ -143,9 +144,10 @@ def fix_client(appointment_id: int):
     appointment = get_scoped_or_404(Appointment, appointment_id)
     form = FixClientForm(obj=appointment.client)
     details = None
-    if request.method == "POST" and request.form.get("client_id", "").isdigit():
+    candidate_id = request.form.get("client_id", type=id_arg) if request.method == "POST" else None
+    if candidate_id is not None:
         # One tap on a likely candidate: that client, as they are.
-        chosen = get_scoped_or_404(Client, int(request.form["client_id"]))
+        chosen = get_scoped_or_404(Client, candidate_id)
         details = {"full_name": chosen.full_name, "phone": chosen.phone, "email": chosen.email}
     elif form.validate_on_submit():
         details = {"full_name": form.full_name.data, "phone": form.phone.data, "email": form.email.data}

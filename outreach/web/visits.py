@@ -26,6 +26,7 @@ from outreach.extensions import db
 from outreach.models import LOCALES, Appointment, CallTask, InboundMessage, Notification, Practitioner
 from outreach.scoping import get_scoped_or_404, scoped, visible_appointments
 from outreach.services import arrival_texts, audit, outcomes, reading_fixes, visit_days
+from outreach.services import call_lists
 from outreach.services.call_lists import WeekError
 from outreach.services.notification_status import PENDING
 from outreach.services.sms_cost import SmsCost, sms_cost
@@ -158,6 +159,8 @@ def day():
     try:
         shown = dt.date.fromisoformat(request.args["date"]) if request.args.get("date") else today
     except ValueError:
+        shown = None
+    if shown is None or not call_lists.FIRST_YEAR <= shown.year <= call_lists.LAST_YEAR:
         abort(400, _("Choose a day like %(example)s.", example=today.isoformat()))
     practitioner_id = _chosen_practitioner_id()
     appointments = db.session.scalars(visit_days.visits_of_day(practice, shown, practitioner_id)).all()

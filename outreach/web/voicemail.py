@@ -112,8 +112,9 @@ def recording_audio(recording_id: int):
         abort(404)
     try:
         sound = voicemail.audio(current_app.extensions["twilio_gateway"], recording)
-    except TwilioGatewayError:
-        abort(502)
+    except TwilioGatewayError as exc:
+        # Gone at Twilio (deleted there, or past its own retention) is gone; anything else is Twilio's trouble.
+        abort(404 if exc.http_status == 404 else 502)
     voicemail.mark_listened(db.session, recording, current_user, utcnow())
     db.session.commit()
     return Response(sound.content, mimetype=sound.content_type, headers={"Cache-Control": "private, no-store"})
