@@ -101,8 +101,8 @@ def practice_with_everything(make):
                         inbound_call_id=call_back.id, client_id=client.id, task_id=task.id, transcription="Hello")
     db.session.add(message)
     db.session.commit()
-    return {"practitioner_id": glen.id, "appointment_id": visit.id, "client_id": client.id, "task_id": task.id,
-            "attempt_id": attempt.id, "source_id": feed.id, "notification_id": notification.id, "week": "2026-W50",
+    return {"practitioner_id": glen.id, "user_id": glen.user_id, "appointment_id": visit.id, "client_id": client.id,
+            "task_id": task.id, "attempt_id": attempt.id, "source_id": feed.id, "notification_id": notification.id, "week": "2026-W50",
             "import_run_id": import_run.id, "inbound_call_id": call_back.id, "recording_id": message.id}
 
 
