@@ -9,11 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import select
 
 from outreach.clock import set_clock
 from outreach.extensions import db
-from outreach.models import CallTask, Client
 from outreach.services import call_lists
 from tests.conftest import REPO_ROOT
 from tests.factories import Factory
