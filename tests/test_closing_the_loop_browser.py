@@ -1,11 +1,16 @@
 """Anna calls back on Saturday night, hears Dr. Gorab's greeting and leaves a message; on Sunday he
 finds it on his call list card, plays it in the browser, and it is marked listened."""
 import datetime as dt
+import time
 
 import pytest
 from playwright.sync_api import expect
 
+from sqlalchemy import func, select
+
 from outreach.clock import set_clock
+from outreach.extensions import db
+from outreach.models import Recording
 from tests.test_closing_the_loop import (
     ANNA_PHONE,
     GLEN_PHONE,
@@ -39,6 +44,7 @@ def test_a_message_left_at_night_is_played_from_the_call_list_card(fake_twilio, 
     fake_twilio.leaves_message(ANNA_PHONE, "Hi, it's Anna. Is there parking nearby?", duration=3)
     fake_twilio.inbound_call(f"{live_server.url}/twilio/inbound-call", from_=ANNA_PHONE, to=PRACTICE_PHONE)
     assert fake_twilio.wait_idle(10)
+    assert _recordings_arrive(1), "the recording's status callback never arrived"
 
     set_clock(clock_file, SATURDAY_NIGHT + dt.timedelta(hours=10))
     page.goto(f"{live_server.url}/week/{task.call_list.week}")
@@ -90,3 +96,14 @@ def test_one_tap_leaves_the_recorded_greeting_on_the_clients_voicemail(fake_twil
     assert [kind for kind, _ in fake_twilio.heard(leg["sid"])] == ["play"]
     page.reload()
     expect(page.locator(f"#task-{task.id} .attempts")).to_contain_text("greeting left on voicemail")
+
+
+def _recordings_arrive(count: int, seconds: float = 10) -> bool:
+    """Twilio posts a recording's status after the call ends: wait until the app has stored `count` of them."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        db.session.rollback()  # a fresh transaction sees the server's commits
+        if db.session.scalar(select(func.count()).select_from(Recording)) >= count:
+            return True
+        time.sleep(0.1)
+    return False
