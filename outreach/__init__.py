@@ -9,7 +9,8 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from outreach.config import PROJECT_ROOT, Config
-from outreach.extensions import babel, csrf, db, limiter, login_manager, migrate
+from outreach import schema_migrations
+from outreach.extensions import babel, csrf, db, limiter, login_manager
 from outreach.messages import N_
 
 
@@ -79,7 +80,7 @@ def instance_secret_key(instance_dir: Path) -> str:
 
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    schema_migrations.register(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     # Flashed in the reader's language (Flask-Login's own text is English only).

@@ -194,7 +194,7 @@ def bench_resync(url: str, first: bytes, changed: bytes, moved: int, label: str)
             clock = Path(folder) / "clock"
             set_clock(clock, NOW)
             environment = os.environ | {"DATABASE_URL": url, "OUTREACH_CLOCK_FILE": str(clock),
-                                        "IMPORT_TIME_LIMIT_SECONDS": "600"}
+                                        "IMPORT_TIME_LIMIT_SECONDS": "600", "SECRET_KEY": "bench-only-secret"}
             environment.pop("REDIS_URL", None)
             # As on an installed server, modules are compiled once (into this run's own folder), not on every start.
             environment.pop("PYTHONDONTWRITEBYTECODE", None)

@@ -7,6 +7,7 @@ from flask_migrate import downgrade, upgrade
 
 from outreach import create_app
 from outreach.extensions import db
+from outreach.schema_migrations import bind_migrations
 from tests.conftest import base_test_config, create_postgres_database, drop_postgres_database, private_database_name
 
 
@@ -22,6 +23,7 @@ def empty_database_url(request, tmp_path):
 
 def test_upgrade_to_head_matches_the_models_then_downgrades_cleanly(empty_database_url, tmp_path):
     app = create_app(base_test_config(empty_database_url, tmp_path))
+    bind_migrations(app)
     with app.app_context():
         upgrade()
         with db.engine.connect() as connection:

@@ -530,7 +530,9 @@ class ClientDirectory:
     _clients: list[_KnownClient] = field(default_factory=list)
     _by_phone: dict[str, list[int]] = field(default_factory=dict)
     _by_email: dict[str, int] = field(default_factory=dict)
-    _by_name: dict[str, list[int]] = field(default_factory=dict)
+    # Folded name -> keys, built on the first event that has only a name: folding every client's name costs
+    # a tenth of a second for a big practice, and a re-sync of a few changed events rarely needs it.
+    _by_name: dict[str, list[int]] | None = None
 
     def __post_init__(self) -> None:
         rows = self.session.execute(
@@ -591,7 +593,7 @@ class ClientDirectory:
             if names_agree(self._clients[key].name, facts.name):
                 return key
         if facts.name and not facts.phone and not facts.email:
-            same_name = self._by_name.get(_name_key(facts.name), [])
+            same_name = self._name_index().get(_name_key(facts.name), [])
             if len(same_name) == 1:
                 return same_name[0]
         return None
@@ -621,7 +623,7 @@ class ClientDirectory:
             client.changed = True
         if not client.name and facts.name:
             client.name = facts.name
-            self._by_name.setdefault(_name_key(facts.name), []).append(key)
+            self._index_name(key)
             client.changed = True
 
     def _remember(self, client: _KnownClient) -> int:
@@ -631,9 +633,20 @@ class ClientDirectory:
             self._by_phone.setdefault(client.phone, []).append(key)
         if client.email:
             self._by_email.setdefault(client.email.lower(), key)
-        if client.name:
-            self._by_name.setdefault(_name_key(client.name), []).append(key)
+        self._index_name(key)
         return key
+
+    def _name_index(self) -> dict[str, list[int]]:
+        if self._by_name is None:
+            self._by_name = {}
+            for key in range(len(self._clients)):
+                self._index_name(key)
+        return self._by_name
+
+    def _index_name(self, key: int) -> None:
+        name = self._clients[key].name
+        if self._by_name is not None and name:
+            self._by_name.setdefault(_name_key(name), []).append(key)
 
 
 def _name_key(name: str) -> str:
