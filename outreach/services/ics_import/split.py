@@ -1,13 +1,10 @@
 """Step 2, split: the file's top-level structure, component by component, with a nesting cap."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from outreach.services.ics_import.context import Deadline
 from outreach.services.ics_import.report import ImportFailed, ImportLimits
-
-_LINE_BREAK = re.compile(r"\r?\n")
 
 
 @dataclass
@@ -35,7 +32,8 @@ class CalendarText:
 
 
 def split_components(text: str, limits: ImportLimits, deadline: Deadline) -> list[CalendarText]:
-    """Cuts the text into calendars and their top-level components, each kept as its lines.
+    """Cuts the text (as `read_text` gives it: LF line breaks) into calendars and their top-level components,
+    each kept as its lines.
 
     Tolerates what real exports get wrong: a missing END:VCALENDAR, a stray or
     misspelt END line, text before or after the calendar, several calendars
@@ -45,7 +43,7 @@ def split_components(text: str, limits: ImportLimits, deadline: Deadline) -> lis
     open_names: list[str] = []
     component: ComponentText | None = None  # the top-level component being collected
     component_depth = 0
-    for number, line in enumerate(_LINE_BREAK.split(text), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):
         if number % 10_000 == 0:
             deadline.check("reading the file")
         first = line[:1]
