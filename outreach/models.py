@@ -254,6 +254,8 @@ class CalendarSource(db.Model):
     summary_format: Mapped[str] = mapped_column(String(32), default="auto")
     # The layout the importer learned from this calendar's titles while summary_format is "auto".
     learned_summary_format: Mapped[str | None] = mapped_column(String(32))
+    # How many titles it was learned from (what "learned from 812 titles" tells staff).
+    learned_summary_evidence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Whether visits in this calendar are at the client's place: "always", "never" or "decide" from the location.
     client_place: Mapped[str] = mapped_column(String(8), default="decide", server_default="decide")
     sync_interval_minutes: Mapped[int] = mapped_column(Integer, default=30)

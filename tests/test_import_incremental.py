@@ -249,3 +249,26 @@ def test_a_uid_written_two_ways_is_read_whole(make, practitioner):
     assert (again["unchanged"], again["updated"], again["cancelled"]) == (3, 0, 0)
     moved = import_into(source, download("20260303T000000Z", 14), NOW, True)
     assert (moved["unchanged"], moved["updated"]) == (2, 1)
+
+
+def test_a_resync_keeps_the_layout_learned_from_the_whole_calendar_and_says_from_how_many_titles(make,
+                                                                                             practitioner):
+    source = make.source(practitioner, kind="feed")
+    people = ["Anna Petrova", "Boris Smith", "Chloe Garcia", "David Nguyen", "Elena Ivanova", "Farid Haddad"]
+
+    def download(stamp: str, moved: str | None = None) -> bytes:
+        events = "".join(
+            f"BEGIN:VEVENT\r\nUID:visit-{n}\r\nDTSTAMP:{stamp}\r\n"
+            f"DTSTART;TZID=America/New_York:202603{10 + n}T{'15' if name == moved else '10'}0000\r\n"
+            f"DURATION:PT45M\r\nSUMMARY:{name} - cleaning\r\nDESCRIPTION:Phone: (415) 555-01{n:02d}\r\nEND:VEVENT\r\n"
+            for n, name in enumerate(people))
+        return f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//tests//EN\r\n{events}END:VCALENDAR\r\n".encode()
+
+    assert import_into(source, download("20260301T000000Z"), NOW, True)["created"] == 6
+    assert (source.learned_summary_format, source.learned_summary_evidence) == ("name - service", 6)
+    # One title read again is too few to learn from: the six it was learned from still stand behind it.
+    report = import_into(source, download("20260302T000000Z", moved="Chloe Garcia"), NOW, True)
+    assert (report["updated"], report["unchanged"]) == (1, 5)
+    moved = db.session.scalars(select(Appointment).where(Appointment.source_id == source.id,
+                                                         Appointment.uid == "visit-2")).one()
+    assert moved.why["layout"] == {"source": "learned", "detail": "name - service", "titles": 6}

@@ -70,6 +70,8 @@ class ImportContext:
             practice_side=practice_side,
             client_place=source.client_place if source.client_place in PLACE_SETTINGS else "decide",
             layout=summary_format if summary_format != "auto" else source.learned_summary_format or "auto",
+            layout_evidence=(source.learned_summary_evidence or 0)
+            if summary_format == "auto" and source.learned_summary_format else 0,
         )
 
     def learning_layout(self, source: CalendarSource, titles: Iterable[str | None]) -> ImportContext:
@@ -83,8 +85,8 @@ class ImportContext:
         layout, evidence = learn_layout(titles)
         if layout is None:
             return self
-        if source.learned_summary_format != layout:
-            source.learned_summary_format = layout
+        if (source.learned_summary_format, source.learned_summary_evidence) != (layout, evidence):
+            source.learned_summary_format, source.learned_summary_evidence = layout, evidence
         return dataclasses.replace(self, layout=layout, layout_evidence=evidence)
 
     @property
