@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from flask import Flask, current_app, has_app_context
 
-from outreach import jobs
+from outreach import jobs, process
 from outreach.clock import utcnow
 from outreach.extensions import db
 from outreach.models import CallAttempt
@@ -27,6 +27,7 @@ def app_context() -> Iterator[Flask]:
         from outreach import create_app
 
         _worker_app = create_app()
+        process.settle_after_start()  # a job's work horse runs one job and ends
     with _worker_app.app_context():
         yield _worker_app
 

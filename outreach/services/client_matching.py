@@ -221,8 +221,7 @@ def extract_client(
     if label_name and practice_side.owns_name(label_name):
         label_name = None
 
-    if not (label_name or clients) and (match := _ABSENCE.search(title) or (
-            _NOT_A_VISIT.search(title) if not _names_someone(title, practice_side) else None)):
+    if not (label_name or clients) and (match := _not_a_visit(title, practice_side)):
         why["not_a_visit"] = {"source": "title", "detail": match.group(0)}
         return ClientFacts(not_a_visit=True, why=why)
 
@@ -350,6 +349,15 @@ def reading_why(facts: ClientFacts, place_why: dict[str, Any], context: Any) -> 
         why["layout"] = {"source": "setting" if context.summary_format != "auto" else "learned",
                          "detail": context.layout, "titles": context.layout_evidence}
     return why
+
+
+def _not_a_visit(title: str, practice_side: PractitionerIdentity) -> re.Match[str] | None:
+    """What in the title says it is no visit: an absence ("Vacation"), or a word like "Lunch" when no person
+    is named beside it ("Lunch with Anna Petrova" is a visit)."""
+    if match := _ABSENCE.search(title):
+        return match
+    match = _NOT_A_VISIT.search(title)
+    return match if match and not _names_someone(title, practice_side) else None
 
 
 def _names_someone(title: str, practice_side: PractitionerIdentity) -> bool:
