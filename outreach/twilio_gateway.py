@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import abc
 import collections
-import io
 import itertools
 import json
 import logging
@@ -25,7 +24,6 @@ import os
 import secrets
 import threading
 import time
-import wave
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -38,6 +36,8 @@ from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioS
 from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
+
+from outreach.sound import silent_wav
 
 log = logging.getLogger("outreach.twilio")
 
@@ -514,17 +514,6 @@ class ConsoleGateway(TwilioGateway):
             except Exception:
                 # One failing status must not stop the walk; the app logs its own errors too.
                 log.exception("console: status sink failed for %s %s", kind, params)
-
-
-def silent_wav(seconds: float, rate: int = 8000) -> bytes:
-    """A mono 8 kHz WAV of silence, the shape of a phone recording."""
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(b"\0\0" * int(rate * seconds))
-    return buffer.getvalue()
 
 
 def build_gateway(config: Mapping, *, status_sink: StatusSink | None = None) -> TwilioGateway:

@@ -146,11 +146,7 @@ def bench_database(url: str, data: bytes, label: str) -> dict[str, float]:
     db.metadata.create_all(engine)
     try:
         with Session(engine) as session:
-            practice = accounts.create_practice(session, name="Bench practice", timezone=TIMEZONE, locale="en",
-                                                phone="+12025550100")
-            user, _ = accounts.create_user(session, practice=practice, email="bench@example.com",
-                                           role="practitioner", full_name="Dr. Bench", password="bench-password")
-            source = uploaded_files_source(session, user.practitioner)
+            source = uploaded_files_source(session, _bench_practitioner(session))
             session.commit()
             figures = {}
             # "reparse": the same events in other bytes (one more line break), so the file is not
@@ -165,6 +161,15 @@ def bench_database(url: str, data: bytes, label: str) -> dict[str, float]:
     finally:
         db.metadata.drop_all(engine)
         engine.dispose()
+
+
+def _bench_practitioner(session: Session):
+    """The practice and practitioner every bench imports for (bench@example.com)."""
+    practice = accounts.create_practice(session, name="Bench practice", timezone=TIMEZONE, locale="en",
+                                        phone="+12025550100")
+    user, _ = accounts.create_user(session, practice=practice, email="bench@example.com", role="practitioner",
+                                   full_name="Dr. Bench", password="bench-password")
+    return user.practitioner
 
 
 def _import_and_commit(session: Session, source, data: bytes):
@@ -183,10 +188,7 @@ def bench_resync(url: str, first: bytes, changed: bytes, moved: int, label: str)
     db.metadata.create_all(engine)
     try:
         with Session(engine) as session:
-            practice = accounts.create_practice(session, name="Bench practice", timezone=TIMEZONE, locale="en",
-                                                phone="+12025550100")
-            accounts.create_user(session, practice=practice, email="bench@example.com", role="practitioner",
-                                 full_name="Dr. Bench", password="bench-password")
+            _bench_practitioner(session)
             session.commit()
         engine.dispose()
         figures = {}

@@ -1,9 +1,9 @@
 """A calendar feed on loopback for the tests of feeds and of the calendars page."""
 from __future__ import annotations
 
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.loopback import LoopbackHTTPServer, QuietHandler
 
 
 class FeedServer:
@@ -20,7 +20,7 @@ class FeedServer:
         self.requests: list[dict[str, str]] = []
         feed = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 feed.requests.append(dict(self.headers))
                 if feed.delay_seconds:
@@ -50,16 +50,8 @@ class FeedServer:
                 self.end_headers()
                 self.wfile.write(feed.body)
 
-            def log_message(self, format: str, *args) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_port}/calendar.ics"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._http = LoopbackHTTPServer(Handler)
+        self.url = self._http.base_url + "/calendar.ics"
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
+        self._http.stop()

@@ -97,6 +97,7 @@ import requests
 from twilio.request_validator import RequestValidator
 
 from outreach.services.sms_cost import sms_cost
+from outreach.sound import silent_wav
 
 log = logging.getLogger("outreach.testing.fake_twilio")
 
@@ -410,20 +411,6 @@ class _Message:
 
     transcription: str
     duration: int
-
-
-def wav_of_silence(seconds: float, rate: int = 8000) -> bytes:
-    """A mono 8 kHz 16-bit WAV of silence: the shape of a phone recording's media."""
-    import io
-    import wave
-
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(b"\0\0" * int(rate * seconds))
-    return buffer.getvalue()
 
 
 class FakeTwilio:
@@ -826,7 +813,7 @@ class FakeTwilio:
             raise _not_found(path)
         if extension == ".mp3":
             raise _ApiError(405, 20004, "FakeTwilio serves recording media as WAV only")
-        audio = wav_of_silence(int(recording["duration"] or 0) or 1)
+        audio = silent_wav(int(recording["duration"] or 0) or 1)
         return _ApiAnswer(200, None, headers={"Content-Type": "audio/x-wav"}, raw=audio)
 
     def _delete_recording(self, sid: str, path: str) -> _ApiAnswer:
