@@ -226,7 +226,7 @@ def fake():
 @pytest.fixture
 def gateway(fake):
     """The real-SDK gateway pointed at `fake`."""
-    from outreach.twilio_gateway import TwilioRestGateway
+    from outreach.twilio_gateway.rest import TwilioRestGateway
 
     rest_gateway = TwilioRestGateway(fake.account_sid, fake.auth_token, api_url=fake.url, timeout=2)
     yield rest_gateway

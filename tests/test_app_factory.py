@@ -3,7 +3,8 @@ import pytest
 
 from outreach import MissingSecretKey, create_app, instance_secret_key
 from outreach.config import INSTANCE_DIR, Config
-from outreach.twilio_gateway import ConsoleGateway, TwilioRestGateway
+from outreach.twilio_gateway import ConsoleGateway
+from outreach.twilio_gateway.rest import TwilioRestGateway
 
 PRODUCTION_VARIABLES = ("DATABASE_URL", "REDIS_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_BACKEND",
                         "JOBS_MODE", "PUBLIC_BASE_URL", "SECRET_KEY")

@@ -16,13 +16,8 @@ import pytest
 import requests
 
 from outreach.testing.fake_twilio import FakeTwilio
-from outreach.twilio_gateway import (
-    CALL_STATUS_EVENTS,
-    ConsoleGateway,
-    TwilioGatewayError,
-    TwilioRestGateway,
-    build_gateway,
-)
+from outreach.twilio_gateway import CALL_STATUS_EVENTS, ConsoleGateway, TwilioGatewayError, build_gateway
+from outreach.twilio_gateway.rest import TwilioRestGateway
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 AGENCY_NUMBER = "+15550100000"

@@ -56,8 +56,11 @@ def _first_names() -> frozenset[str]:
     data = importlib.resources.files("gender_guesser") / "data" / "nam_dict.txt"
     for line in data.read_text(encoding="utf-8").splitlines():
         if line and line[0] not in "#=":
-            name = line.split()[1].lower()
-            names.update(name.replace("+", joint) for joint in ("", " ", "-"))
+            name = line.split(None, 2)[1].lower()
+            if "+" in name:
+                names.update((name.replace("+", ""), name.replace("+", " "), name.replace("+", "-")))
+            else:
+                names.add(name)
     return frozenset(names)
 
 
