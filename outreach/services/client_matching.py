@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import ColumnElement, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from outreach.models import Client, Practice, Practitioner, User
@@ -535,6 +535,8 @@ class ClientDirectory:
     session: Session
     practice_id: int
     now: dt.datetime
+    # The facts that will be resolved, when known: then only the clients they can match are loaded.
+    facts: Sequence[ClientFacts] | None = None
     _clients: list[_KnownClient] = field(default_factory=list)
     _by_phone: dict[str, list[int]] = field(default_factory=dict)
     _by_email: dict[str, int] = field(default_factory=dict)
@@ -543,12 +545,28 @@ class ClientDirectory:
     _by_name: dict[str, list[int]] | None = None
 
     def __post_init__(self) -> None:
-        rows = self.session.execute(
-            select(Client.id, Client.full_name, Client.phone, Client.email)
-            .where(Client.practice_id == self.practice_id)
-        )
-        for row in rows:
+        query = (select(Client.id, Client.full_name, Client.phone, Client.email)
+                 .where(Client.practice_id == self.practice_id).order_by(Client.id))
+        if (narrowed := self._clients_matching_facts()) is not None:
+            query = query.where(narrowed)
+        for row in self.session.execute(query):
             self._remember(_KnownClient(id=row.id, name=row.full_name, phone=row.phone, email=row.email))
+
+    def _clients_matching_facts(self) -> ColumnElement[bool] | None:
+        """Which clients the facts can match, when that is few to ask for: those with their phones or e-mails.
+
+        A re-sync resolves the few events that changed; loading all of a big
+        practice's clients for them would cost more than the rest of it. A fact
+        with only a name needs every client's name, and many facts are cheaper
+        to match against one load of everyone than through long IN lists.
+        """
+        if self.facts is None or len(self.facts) > _NARROW_LOAD_LIMIT:
+            return None
+        if any(f.name and not f.phone and not f.email for f in self.facts):
+            return None
+        phones = sorted({f.phone for f in self.facts if f.phone})
+        emails = sorted({f.email for f in self.facts if f.email})
+        return or_(Client.phone.in_(phones), func.lower(Client.email).in_(emails))
 
     def resolve(self, facts: ClientFacts) -> int | None:
         """The directory's key for the client these facts describe; None when they describe no one."""
@@ -655,6 +673,10 @@ class ClientDirectory:
         name = self._clients[key].name
         if self._by_name is not None and name:
             self._by_name.setdefault(_name_key(name), []).append(key)
+
+
+# At most this many facts are matched against the clients they name rather than against all clients.
+_NARROW_LOAD_LIMIT = 500
 
 
 def _name_key(name: str) -> str:

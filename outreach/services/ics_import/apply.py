@@ -53,8 +53,8 @@ def apply_occurrences(session: Session, source: CalendarSource, context: ImportC
     new_rows: list[dict[str, Any]] = []
     row_updates: list[dict[str, Any]] = []
     if changes:
-        directory = ClientDirectory(session, context.practice_id, now)
         all_facts = complete_new_client_flags([item.info.client(context) for item, _ in changes])
+        directory = ClientDirectory(session, context.practice_id, now, facts=all_facts)
         client_keys = [directory.resolve(facts) for facts in all_facts]
         directory.save()
         deadline.check("matching clients")
