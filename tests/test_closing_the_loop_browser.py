@@ -25,19 +25,12 @@ pytestmark = pytest.mark.browser
 
 def test_a_message_left_at_night_is_played_from_the_call_list_card(fake_twilio, live_server, make, page,
                                                                    clock_file):
-    set_clock(clock_file, SATURDAY_MORNING)
-    practice = make.practice("Smile Dental", phone=PRACTICE_PHONE)
-    glen = make.practitioner(practice, email="glen@example.com", phone=GLEN_PHONE)
-    anna = make.client(practice, full_name="Anna Petrova", phone=ANNA_PHONE)
-    task = make.call_task(make.appointment(glen, anna, VISIT))
-
-    page.goto(f"{live_server.url}/login")
-    page.fill("input[name=email]", "glen@example.com")
-    page.fill("input[name=password]", make.PASSWORD)
-    page.click("button[type=submit]")
+    task, anna = _glen_signed_in_with_annas_first_visit(make, page, live_server, clock_file)
     page.goto(f"{live_server.url}/week/{task.call_list.week}")
     fake_twilio.scenario(ANNA_PHONE, "no-answer")
-    page.locator(f"#task-{task.id} button.call-button").click()
+    # The call is placed once the page's request is answered: only then is there a call for Anna to return.
+    with page.expect_response(lambda response: response.url.endswith(f"/tasks/{task.id}/call")):
+        page.locator(f"#task-{task.id} button.call-button").click()
     assert fake_twilio.wait_idle()
 
     set_clock(clock_file, SATURDAY_NIGHT)
@@ -66,16 +59,7 @@ def test_a_message_left_at_night_is_played_from_the_call_list_card(fake_twilio, 
 
 def test_one_tap_leaves_the_recorded_greeting_on_the_clients_voicemail(fake_twilio, live_server, make, page,
                                                                        clock_file):
-    set_clock(clock_file, SATURDAY_MORNING)
-    practice = make.practice("Smile Dental", phone=PRACTICE_PHONE)
-    glen = make.practitioner(practice, email="glen@example.com", phone=GLEN_PHONE)
-    anna = make.client(practice, full_name="Anna Petrova", phone=ANNA_PHONE)
-    task = make.call_task(make.appointment(glen, anna, VISIT))
-    page.goto(f"{live_server.url}/login")
-    page.fill("input[name=email]", "glen@example.com")
-    page.fill("input[name=password]", make.PASSWORD)
-    page.click("button[type=submit]")
-
+    task, _ = _glen_signed_in_with_annas_first_visit(make, page, live_server, clock_file)
     fake_twilio.leaves_message(GLEN_PHONE, "", duration=5)
     page.goto(f"{live_server.url}/greeting")
     page.get_by_role("button", name="Call me to record it").click()
@@ -96,6 +80,20 @@ def test_one_tap_leaves_the_recorded_greeting_on_the_clients_voicemail(fake_twil
     assert [kind for kind, _ in fake_twilio.heard(leg["sid"])] == ["play"]
     page.reload()
     expect(page.locator(f"#task-{task.id} .attempts")).to_contain_text("greeting left on voicemail")
+
+
+def _glen_signed_in_with_annas_first_visit(make, page, live_server, clock_file):
+    """Saturday morning: Dr. Gorab signed in, Anna Petrova's first visit on his call list. Returns (task, Anna)."""
+    set_clock(clock_file, SATURDAY_MORNING)
+    practice = make.practice("Smile Dental", phone=PRACTICE_PHONE)
+    glen = make.practitioner(practice, email="glen@example.com", phone=GLEN_PHONE)
+    anna = make.client(practice, full_name="Anna Petrova", phone=ANNA_PHONE)
+    task = make.call_task(make.appointment(glen, anna, VISIT))
+    page.goto(f"{live_server.url}/login")
+    page.fill("input[name=email]", "glen@example.com")
+    page.fill("input[name=password]", make.PASSWORD)
+    page.click("button[type=submit]")
+    return task, anna
 
 
 def _recordings_arrive(count: int, seconds: float = 10) -> bool:
