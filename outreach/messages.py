@@ -3,7 +3,12 @@
 Services have no Flask: they mark a message for the catalogue with `N_` and carry its
 parameters apart, so the web layer can say it in the reader's language
 (`outreach.web.formatting.translated`) while the command line prints the English.
+A parameter may be a day (`datetime.date`) or a time of day (`datetime.time`):
+each is written the way the reader's language writes it.
 """
+import datetime as dt
+
+from babel.dates import format_date, format_time
 
 
 def N_(message: str) -> str:
@@ -19,4 +24,16 @@ class UserError(ValueError):
         self.params = params
         # The form field the reason is about, so a page can show it next to that field.
         self.field = field
-        super().__init__(message % params if params else message)
+        super().__init__(message % {key: in_words(value, "en") for key, value in params.items()}
+                         if params else message)
+
+
+def in_words(value: object, locale: str) -> object:
+    """A day or a time of day as `locale` writes it ("Tuesday, March 10, 2026", "2:00 PM"); anything else as it is."""
+    if isinstance(value, dt.datetime):
+        raise TypeError("give a message the day or the time of day in the practice's zone, not a datetime")
+    if isinstance(value, dt.date):
+        return format_date(value, "full", locale=locale)
+    if isinstance(value, dt.time):
+        return format_time(value, "short", locale=locale).replace("\u202f", " ")
+    return value

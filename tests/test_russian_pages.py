@@ -8,6 +8,8 @@ from html.parser import HTMLParser
 
 import pytest
 
+from outreach.extensions import db
+from outreach.models import Client
 from tests.russian_practice import russian_practice
 
 # Words that are the same in Russian: the product's name, a zone name, file types.
@@ -143,3 +145,22 @@ def test_the_users_own_language_comes_first_then_the_practices_and_the_browsers_
     with app.app_context():  # his own choice beats the practice's
         page = browser.get("/me", headers={"Accept-Language": "ru"}).get_data(as_text=True)
     assert 'lang="en"' in page and "My settings" in page
+
+
+def test_a_call_or_a_text_that_cannot_go_is_refused_in_russian(app, scene, make):
+    """Gleb presses Call for Anna, whose number is gone, and On my way for Monday's visit on Saturday."""
+    browser = app.test_client()
+    with app.app_context():
+        browser.post("/login", data={"email": "gleb@ulybka.example", "password": make.PASSWORD})
+        anna = db.session.get(Client, scene.client_id)
+        anna.phone = None
+        db.session.commit()
+    with app.app_context():
+        card = browser.post(f"/tasks/{scene.task_id}/call", follow_redirects=True).get_data(as_text=True)
+    assert "У клиента Анна Петрова нет действующего номера телефона." in card
+    with app.app_context():
+        page = browser.post(f"/appointments/{scene.home_visit_id}/on-my-way", data={"eta_minutes": "10"},
+                            follow_redirects=True).get_data(as_text=True)
+    assert "SMS не отправлено: визит — понедельник, 30 ноября 2026" in page  # "2026 г." with a no-break space
+    assert "в 10:00; SMS о нём уходят в этот день с 07:00 до 11:00." in page
+    assert english_words(page) == []

@@ -21,10 +21,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_time
+from babel.dates import format_time
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from outreach.messages import N_, UserError
 from outreach.models import LOCALES, Appointment, Client, Notification, Practice, Practitioner, User
 from outreach.services import audit
 from outreach.services.phones import client_zone
@@ -69,8 +70,18 @@ class TemplateError(ValueError):
     """A template the practice wrote cannot be used; the message says why."""
 
 
-class TextNotPossible(ValueError):
-    """On my way or Running late cannot be sent for this visit; the message says why."""
+class TextNotPossible(UserError):
+    """Why no text about a visit can go: raised for On my way and Running late, kept as the reason of a text
+    that is cancelled or skipped (its `str()` is the English, for the text's trace)."""
+
+
+# Why no text goes about a visit whose outcome staff already recorded.
+_ALREADY_MARKED = {
+    "attended": N_("the visit is already marked attended"),
+    "no_show": N_("the visit is already marked no show"),
+    "cancelled_late": N_("the visit is already marked cancelled late"),
+    "rescheduled": N_("the visit is already marked rescheduled"),
+}
 
 
 # --- templates ---------------------------------------------------------------------------------
@@ -157,27 +168,26 @@ def text_window(appointment: Appointment, practice: Practice) -> tuple[dt.dateti
     return opens, closes
 
 
-def why_no_text_about_visit(appointment: Appointment, practice: Practice, at: dt.datetime) -> str | None:
+def why_no_text_about_visit(appointment: Appointment, practice: Practice,
+                            at: dt.datetime) -> TextNotPossible | None:
     """Why no text about this visit may leave at `at` (a reason for a person to read); None if one may.
 
     Checked when a text is planned or asked for, and again by the outbox at
     the moment of sending: the reason for a text must still be true when it leaves.
     """
     if appointment.is_cancelled:
-        return "the visit is cancelled"
+        return TextNotPossible(N_("the visit is cancelled"))
     if appointment.visit_outcome:
-        return f"the visit is already marked {appointment.visit_outcome.replace('_', ' ')}"
+        return TextNotPossible(_ALREADY_MARKED.get(appointment.visit_outcome, N_("the visit's outcome is recorded")))
     opens, closes = text_window(appointment, practice)
     if not opens <= at <= closes:
         zone = ZoneInfo(practice.timezone)
-        visit_day = format_date(appointment.starts_at.astimezone(zone).date(), "full", locale="en")
-        return (f"the visit is on {visit_day} at {_clock(appointment.starts_at, zone)}; texts about it go out "
-                f"from {_clock(opens, zone)} to {_clock(closes, zone)} that day")
+        starts_at = appointment.starts_at.astimezone(zone)
+        return TextNotPossible(
+            N_("the visit is on %(day)s at %(time)s; texts about it go out from %(opens)s to %(closes)s that day"),
+            day=starts_at.date(), time=starts_at.time(), opens=opens.astimezone(zone).time(),
+            closes=closes.astimezone(zone).time())
     return None
-
-
-def _clock(moment: dt.datetime, zone: ZoneInfo) -> str:
-    return format_time(moment.astimezone(zone).time(), "short", locale="en").replace("\u202f", " ")
 
 
 # --- planning the automatic text ----------------------------------------------------------------------
@@ -246,7 +256,9 @@ def _plan_one(session: Session, appointment: Appointment, texts: list[Notificati
     key = arrival_key(appointment.id, lead)
     client = session.get(Client, appointment.client_id) if appointment.client_id else None
     due_at = appointment.starts_at - dt.timedelta(minutes=lead)
-    unwanted = _why_no_arrival_text(appointment, client) or why_no_text_about_visit(appointment, practice, due_at)
+    unwanted = _why_no_arrival_text(appointment, client)
+    if unwanted is None and (reason := why_no_text_about_visit(appointment, practice, due_at)):
+        unwanted = str(reason)  # kept in English on the text, as its trace
     for text in texts:
         if text.kind == ARRIVAL and text.status == PENDING and (unwanted or text.dedupe_key != key):
             if settle(session, text, CANCELLED, unwanted or "the practice's lead time changed"):
@@ -324,7 +336,7 @@ def create_on_my_way(session: Session, appointment: Appointment, *, eta_minutes:
     """
     return _create_manual(session, appointment, ON_MY_WAY, key=f"{ON_MY_WAY}:{appointment.id}",
                           eta_minutes=eta_minutes, arrive_at=now + dt.timedelta(minutes=eta_minutes),
-                          actor=actor, now=now, already="On my way was already sent for this visit")
+                          actor=actor, now=now, already=N_("On my way was already sent for this visit"))
 
 
 def create_running_late(session: Session, appointment: Appointment, *, minutes_late: int, actor: User,
@@ -338,13 +350,13 @@ def create_running_late(session: Session, appointment: Appointment, *, minutes_l
     arrive_at = (appointment.starts_at + dt.timedelta(minutes=minutes_late)).replace(second=0, microsecond=0)
     if arrive_at <= now:
         zone = ZoneInfo(session.get(Practice, appointment.practice_id).timezone)
-        raise TextNotPossible(f"{minutes_late} minutes after the visit's start is {_clock(arrive_at, zone)}, "
-                              "already past; give a later delay")
+        raise TextNotPossible(N_("%(minutes)s minutes after the visit's start is %(time)s, already past; give a "
+                                 "later delay"), minutes=minutes_late, time=arrive_at.astimezone(zone).time())
     # One apology per announced time: a double-tapped button sends one text.
     return _create_manual(session, appointment, RUNNING_LATE,
                           key=f"{RUNNING_LATE}:{appointment.id}:{arrive_at:%Y%m%dT%H%M}",
                           eta_minutes=max(1, round((arrive_at - now).total_seconds() / 60)), arrive_at=arrive_at,
-                          actor=actor, now=now, already="this new time was already sent")
+                          actor=actor, now=now, already=N_("this new time was already sent"))
 
 
 def _create_manual(session: Session, appointment: Appointment, kind: str, *, key: str, eta_minutes: int,
@@ -352,9 +364,9 @@ def _create_manual(session: Session, appointment: Appointment, kind: str, *, key
     client = session.get(Client, appointment.client_id) if appointment.client_id else None
     practice = session.get(Practice, appointment.practice_id)
     if reason := why_no_text_about_visit(appointment, practice, now):
-        raise TextNotPossible(reason)
+        raise reason
     if client is None or not client.phone:
-        raise TextNotPossible("the client has no phone number")
+        raise TextNotPossible(N_("the client has no phone number"))
     if session.scalar(select(Notification.id).where(Notification.dedupe_key == key)) is not None:
         raise TextNotPossible(already)
     practitioner = session.get(Practitioner, appointment.practitioner_id)

@@ -29,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
+from outreach.messages import N_, UserError
 from outreach.models import CALL_OUTCOMES, CallAttempt, CallTask, User
 from outreach.services import audit, scripts
 from outreach.services.phones import client_zone, is_valid_e164
@@ -59,7 +60,7 @@ CLOCK_SKEW_ALLOWANCE = dt.timedelta(minutes=2)
 SCREENING_TIMEOUT_SECONDS = 8
 
 
-class CallRefused(ValueError):
+class CallRefused(UserError):
     """Why a call cannot be started, in words for the practitioner."""
 
 
@@ -104,16 +105,16 @@ def start_call(session: Session, task: CallTask, caller: User, *, now: dt.dateti
     practitioner = task.call_list.practitioner
     practice = practitioner.practice
     if task.state != "active":
-        raise CallRefused("This visit is no longer on the list.")
+        raise CallRefused(N_("This visit is no longer on the list."))
     if not caller_phone(caller):
-        raise CallRefused("You have no phone number set: add yours on My settings. "
-                          "Call rings your phone, then connects the client.")
+        raise CallRefused(N_("You have no phone number set: add yours on My settings. "
+                             "Call rings your phone, then connects the client."))
     if not practice.phone:
-        raise CallRefused("The practice has no phone number to call from; ask your admin to add it.")
+        raise CallRefused(N_("The practice has no phone number to call from; ask your admin to add it."))
     if not is_valid_e164(task.client.phone):
-        raise CallRefused(f"{task.client.display_name} has no valid phone number on file.")
+        raise CallRefused(N_("%(name)s has no valid phone number on file."), name=task.client.display_name)
     if call_under_way(session, task, now) is not None:
-        raise CallRefused("A call to this client is already under way: wait until it has ended.")
+        raise CallRefused(N_("A call to this client is already under way: wait until it has ended."))
     attempt = CallAttempt(practice_id=task.practice_id, task_id=task.id, caller_user_id=caller.id,
                           via="bridge", status="queued", started_at=now)
     session.add(attempt)

@@ -227,7 +227,7 @@ def _reason_not_to_send(session: Session, notification: Notification, practice: 
             return CANCELLED, "visit cancelled"
         if notification.kind in arrival_texts.VISIT_DAY_KINDS:
             if reason := arrival_texts.why_no_text_about_visit(appointment, practice, now):
-                return (CANCELLED if appointment.visit_outcome else SKIPPED), reason
+                return (CANCELLED if appointment.visit_outcome else SKIPPED), str(reason)
             if now - notification.due_at > dt.timedelta(minutes=practice.arrival_missed_after_minutes):
                 return MISSED, f"more than {practice.arrival_missed_after_minutes} minutes past its time"
         elif appointment.visit_outcome:

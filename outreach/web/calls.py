@@ -19,6 +19,7 @@ from outreach.models import CALL_OUTCOMES, CallAttempt, CallTask
 from outreach.scoping import get_scoped_or_404
 from outreach.services import calls, missed_call_texts
 from outreach.services.phones import client_zone
+from outreach.web.formatting import translated
 
 bp = Blueprint("calls", __name__)
 
@@ -83,7 +84,7 @@ def call(task_id: int):
         attempt = calls.start_call(db.session, task, current_user, now=utcnow())
     except calls.CallRefused as exc:
         db.session.rollback()
-        return _card_message(task, str(exc), ok=False)
+        return _card_message(task, translated(exc), ok=False)
     db.session.commit()
     jobs.dispatch(tasks.place_call, attempt.id)
     attempt = _wait_for_twilios_answer(attempt)

@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from outreach.clock import utcnow
-from outreach.messages import UserError
+from outreach.messages import UserError, in_words
 from outreach.models import LOCALES
 from outreach.services.call_lists import parse_week
 from outreach.services.phones import display as display_phone
@@ -96,7 +96,8 @@ def role_name(role: str) -> str:
 def translated(error: Exception) -> str:
     """A service's error in the reader's language (see outreach.messages)."""
     if isinstance(error, UserError):
-        return gettext(error.message, **error.params)
+        return gettext(error.message, **{key: in_words(value, str(get_locale()))
+                                         for key, value in error.params.items()})
     return str(error)
 
 

@@ -32,7 +32,7 @@ from outreach.services.notification_status import PENDING
 from outreach.services.sms_cost import SmsCost, sms_cost
 from outreach.web.auth import roles_required
 from outreach.web.errors import reshows_expired_form
-from outreach.web.formatting import local_time
+from outreach.web.formatting import local_time, translated
 
 bp = Blueprint("visits", __name__)
 
@@ -259,7 +259,7 @@ def _text_by_hand(appointment_id: int, minutes_field: str, create: Callable) -> 
         db.session.commit()
     except arrival_texts.TextNotPossible as exc:
         db.session.rollback()
-        flash(_("No text sent: %(reason)s.", reason=str(exc)), "error")
+        flash(_("No text sent: %(reason)s.", reason=translated(exc)), "error")
         return redirect(back)
     except IntegrityError:  # the same button pressed twice at once
         db.session.rollback()

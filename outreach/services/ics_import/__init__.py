@@ -191,15 +191,15 @@ def _import_changes(session: Session, source: CalendarSource, data: bytes, filen
     calendars = split_components(read_text(data, limits), limits, deadline)
     plan = changes.plan_changes(session, source, calendars, facts, window, rows_trusted=rows_as_left)
     events = parse_events(plan.calendars, context, report, deadline)
-    if not (plan.unchanged and source.learned_summary_format):
-        # The layout is learned from the whole calendar (at least daily: the window moves with the day, and
-        # then every event is read); a re-sync that reads only what changed keeps it.
-        context = context.learning_layout(source, (info.summary for info in events.info.values()))
     if plan.disagrees_with(events):
         # An event that was not parsed shares its UID with one that was (written differently): read it all.
         plan = changes.parse_everything(plan, calendars)
         report = ImportReport(file=filename, source_id=source.id)
         events = parse_events(plan.calendars, context, report, deadline)
+    if not (plan.unchanged and source.learned_summary_format):
+        # The layout is learned from the whole calendar (at least daily: the window moves with the day, and
+        # then every event is read); a re-sync that reads only what changed keeps it.
+        context = context.learning_layout(source, (info.summary for info in events.info.values()))
     events.uids |= set(plan.outside_window)
     found = expand_occurrences(events, window, context, limits, report, deadline)
     _count_outside_window(report, events, found, window, context, plan)
