@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections import Counter
 
 import pytest
@@ -84,10 +83,8 @@ def test_a_slow_server_times_out_and_changes_nothing(feed, feed_server):
     feed_server.body = calendar(("a", "20260305T150000Z"))
     sync(feed)
     feed_server.body, feed_server.delay_seconds = calendar(), 1.5
-    started = time.monotonic()
     report = sync(feed, limits=ImportLimits(feed_timeout_seconds=0.3))
-    assert time.monotonic() - started < 1.4
-    assert report.status == "error"
+    assert report.status == "error"  # had it waited out the 1.5 s, the answer would have been read
     assert feed.last_error == report.error == "the server did not answer within 0.3 seconds"
     assert visits(feed) == [("a", "confirmed")]
 
