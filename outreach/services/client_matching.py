@@ -33,7 +33,13 @@ from sqlalchemy.orm import Session
 from outreach.models import Client, Practice, Practitioner, User
 from outreach.services.reading.labels import read_labels
 from outreach.services.reading.layout import LAYOUTS, title_parts
-from outreach.services.reading.names import fold, name_words, person_score, typed_in_lower_case
+from outreach.services.reading.names import (
+    could_be_a_name,
+    fold,
+    name_words,
+    person_score,
+    typed_in_lower_case,
+)
 
 SUMMARY_FORMATS = LAYOUTS
 
@@ -231,7 +237,7 @@ def extract_client(
         why["name"] = {"source": "description", "detail": labels.name[0]}
     if name is None:
         for attendee in clients:
-            if (candidate := _attendee_name(attendee)) and person_score(candidate) > -1:
+            if (candidate := _attendee_name(attendee)) and could_be_a_name(candidate):
                 name = candidate
                 why["name"] = {"source": "attendee", "detail": attendee.address or candidate}
                 break
@@ -398,7 +404,7 @@ def name_from_summary(summary: str, summary_format: str,
         candidates = []
     if learned:
         # A learned layout is a habit, not a rule: a part that cannot be a name is not taken for one.
-        candidates = [c for c in candidates if person_score(_invert(_without_noise(c)) or _without_noise(c)) > -1
+        candidates = [c for c in candidates if could_be_a_name(_invert(_without_noise(c)) or _without_noise(c))
                       or typed_in_lower_case(_without_noise(c))]
     if not candidates:
         # "Consultation with Anna Lee", "Massage for Anna Lee": the words after with/for may be the person;

@@ -96,6 +96,20 @@ def person_score(text: str) -> float:
     Capitalised words (initials, particles and "Jr." allowed), one to six of them,
     none a word of service titles; a known first name or a Russian name word adds weight.
     """
+    return _score(text, first_names=True)
+
+
+@functools.lru_cache(maxsize=65536)
+def could_be_a_name(text: str) -> bool:
+    """Whether `text` may be a person's name at all: exactly `person_score(text) > -1`.
+
+    A known first name only adds weight, so the first-name list is not consulted (nor loaded: reading a
+    re-synced calendar's few changed titles with the layout it learned needs no lexicon).
+    """
+    return _score(text, first_names=False) > -1
+
+
+def _score(text: str, *, first_names: bool) -> float:
     if text.count(",") == 1:  # "Schröder, Hans-Jürgen"
         text = text.replace(",", " ")
     words = text.split()
@@ -119,7 +133,7 @@ def person_score(text: str) -> float:
                 score += 0.6
             elif _morph().word_is_known(word.lower()):
                 return -1.0  # a word of the dictionary that is no name: «Консультация»
-        elif is_first_name(word):
+        elif first_names and is_first_name(word):
             score += 0.6
     if real == 0:
         return -1.0
