@@ -1,4 +1,4 @@
-"""Settings for a process that runs one command or one job and ends: the CLI and the workers' jobs."""
+"""Garbage-collector settings for the processes that run the app: CLI commands, workers' jobs, web workers."""
 import gc
 
 # Objects allocated between collections of the youngest generation (CPython's default is 700). An import
