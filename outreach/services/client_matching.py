@@ -513,6 +513,10 @@ def _is_email(text: str) -> bool:
     return len(text) <= _MAX_EMAIL_LENGTH and bool(_EMAIL.fullmatch(text))
 
 
+# At most this many facts are matched against the clients they name rather than against all clients.
+_NARROW_LOAD_LIMIT = 500
+
+
 @dataclass
 class _KnownClient:
     id: int | None  # None until inserted
@@ -679,10 +683,6 @@ class ClientDirectory:
         name = self._clients[key].name
         if self._by_name is not None and name:
             self._by_name.setdefault(_name_key(name), []).append(key)
-
-
-# At most this many facts are matched against the clients they name rather than against all clients.
-_NARROW_LOAD_LIMIT = 500
 
 
 def _name_key(name: str) -> str:

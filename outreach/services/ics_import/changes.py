@@ -58,7 +58,7 @@ _PROPERTY_NAME = re.compile(r"[A-Za-z0-9-]+")
 # Properties are found after the line break before them (a component's first line is its BEGIN): `re` scans
 # for a literal "\n" quickly, where a multi-line "^" makes it try every character, three times slower.
 _VOLATILE_LINE = re.compile(rf"\n(?:{'|'.join(VOLATILE_PROPERTIES)})[;:][^\n]*", re.IGNORECASE)
-_UID_LINE = re.compile(r"\nUID[;:][^\n]*", re.IGNORECASE)
+_UID_LINE = re.compile(r"\n(UID[;:][^\n]*)", re.IGNORECASE)
 _NESTED = re.compile(r"\nBEGIN:", re.IGNORECASE)
 _START_DAY = re.compile(r"(\d{4})(\d{2})(\d{2})(?:T\d{6}Z?)?\s*$")
 
@@ -267,7 +267,7 @@ def plain_uid(component: ComponentText, text: str) -> str | None:
     if _NESTED.search(text):  # a VALARM may have a UID of its own (RFC 9074)
         uid_lines = [name + rest for name, rest in _top_level_properties(component) if name == "UID"]
     else:
-        uid_lines = [line[1:] for line in _UID_LINE.findall(text)]
+        uid_lines = _UID_LINE.findall(text)
     if len(uid_lines) != 1 or uid_lines[0][3] != ":" or "\\" in uid_lines[0]:
         return None
     uid = uid_lines[0][4:].strip()
