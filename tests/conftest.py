@@ -233,13 +233,33 @@ def gateway(fake):
     rest_gateway.close()
 
 
+def closing_every_response(app: Flask):
+    """The app as a WSGI callable whose responses are read and closed before the server writes them.
+
+    Werkzeug's development server drains the request in a `finally` before it closes the response;
+    when the browser has already dropped the connection (a page left while its script loads) the
+    drain raises first, the static file stays open and its ResourceWarning fails whichever test is
+    running. The app's responses are small pages and files, so holding one in memory costs nothing.
+    """
+
+    def wsgi(environ, start_response):
+        body = app(environ, start_response)
+        try:
+            return [b"".join(body)]
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+
+    return wsgi
+
+
 class LiveServer:
     def __init__(self, app: Flask) -> None:
         import threading
 
         from werkzeug.serving import make_server
 
-        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self._server = make_server("127.0.0.1", 0, closing_every_response(app), threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         # Twilio signs the URL it called: the app must know its own public address.
         app.config["PUBLIC_BASE_URL"] = self.url
