@@ -100,6 +100,36 @@ def test_importing_the_same_file_again_after_a_removal_brings_the_visits_back(pr
     assert db.session.scalars(db.select(CallTask)).one().state == "active"
 
 
+def test_removing_the_import_that_brought_visits_back_cancels_them_again(practice_with_history):
+    glen = practice_with_history
+    first = db.session.scalars(db.select(ImportRun)).one()
+    removals.remove_import(db.session, first, actor="system", now=NOW)
+    calendar_intake.import_upload(db.session, glen, _calendar(PAST, HOME_VISIT, LATER), "right-after-all.ics",
+                                  config={}, now=NOW)
+    db.session.commit()
+    again = db.session.scalars(db.select(ImportRun).where(ImportRun.filename == "right-after-all.ics")).one()
+
+    assert [visit.uid for visit in removals.plan_import_removal(db.session, again, NOW).visits] == [
+        "home@x", "later@x"]
+
+
+def test_two_files_imported_at_the_same_moment_are_removed_apart(make, clock_file):
+    """Two front-desk staff upload at the same instant (a pinned clock in a test, a batch in real life)."""
+    set_clock(clock_file, NOW)
+    glen = make.practitioner(make.practice("Smile Dental"), email="glen@example.com")
+    calendar_intake.import_upload(db.session, glen, _calendar(HOME_VISIT), "monday.ics", config={}, now=NOW)
+    calendar_intake.import_upload(db.session, glen, _calendar(LATER), "next-week.ics", config={}, now=NOW)
+    db.session.commit()
+    wrong = db.session.scalars(db.select(ImportRun).where(ImportRun.filename == "next-week.ics")).one()
+
+    removal = removals.remove_import(db.session, wrong, actor="system", now=NOW)
+    db.session.commit()
+    db.session.expire_all()
+
+    assert [visit.uid for visit in removal.visits] == ["later@x"]
+    assert _visit("later@x").status == "cancelled" and _visit("home@x").status == "confirmed"
+
+
 def test_removing_a_feed_stops_it_and_cancels_only_the_future(practice_with_history, feed_server):
     glen = practice_with_history
     feed = feeds.add_feed(db.session, glen, feed_server.url, "Booking tool", allowed_private_hosts=("127.0.0.1",))

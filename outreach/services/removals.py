@@ -1,7 +1,7 @@
 """Undoing a wrong import, or a calendar that should never have been added.
 
 Removing an import cancels the future visits it brought in (the appointments
-it created); removing a calendar cancels every future visit of it and stops
+it created, or brought back after a cancellation); removing a calendar cancels every future visit of it and stops
 its feed. What already happened stays exactly as it is: past visits and their
 outcomes, calls and their notes, texts already sent. The cancelled visits
 leave the call lists the way any cancellation does (their tasks set aside with
@@ -47,8 +47,8 @@ class Removal:
 
 
 def _of_import(run: ImportRun) -> tuple:
-    """The appointments an import brought in: its source's rows created by it (the importer stamps both with `now`)."""
-    return Appointment.source_id == run.source_id, Appointment.created_at == run.created_at
+    """The appointments an import brought in: created by it, or brought back by it after a cancellation."""
+    return (Appointment.import_run_id == run.id,)
 
 
 def _of_calendar(source: CalendarSource) -> tuple:

@@ -126,7 +126,7 @@ def import_calendar(
             rows_after = rows_before
         else:
             report, added = _import_changes(session, source, data, filename, context, window, facts, now,
-                                            limits, cancel_vanished, rows_as_left)
+                                            limits, cancel_vanished, rows_as_left, run.id)
             rows_after = rows_before + added
     except ImportFailed as exc:
         report = ImportReport.failed(filename, str(exc), source.id)
@@ -181,7 +181,7 @@ def report_rows(session: Session, source: CalendarSource) -> int:
 
 def _import_changes(session: Session, source: CalendarSource, data: bytes, filename: str, context: ImportContext,
                     window: ImportWindow, facts: list[Any], now: dt.datetime, limits: ImportLimits,
-                    cancel_vanished: bool, rows_as_left: bool) -> tuple[ImportReport, int]:
+                    cancel_vanished: bool, rows_as_left: bool, run_id: int) -> tuple[ImportReport, int]:
     """Reads the file, parses the events that changed since the source's last import, and applies them.
 
     Returns the report and how many appointment rows were added.
@@ -205,7 +205,7 @@ def _import_changes(session: Session, source: CalendarSource, data: bytes, filen
     _count_outside_window(report, events, found, window, context, plan)
     with session.begin_nested():
         added = apply_occurrences(session, source, context, events, found, window, now, cancel_vanished, report,
-                                  deadline, rows_of=plan.rows_to_compare(events, cancel_vanished))
+                                  deadline, rows_of=plan.rows_to_compare(events, cancel_vanished), run_id=run_id)
         unchanged = sum(plan.unchanged.values())
         report.occurrences += unchanged
         report.unchanged += unchanged

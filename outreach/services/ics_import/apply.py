@@ -22,8 +22,8 @@ from outreach.services.ics_import.report import ImportReport
 
 def apply_occurrences(session: Session, source: CalendarSource, context: ImportContext, events: Events,
                       found: list[Found], window: ImportWindow, now: dt.datetime, cancel_vanished: bool,
-                      report: ImportReport, deadline: Deadline, rows_of: set[str] | None) -> int:
-    """Writes the occurrences as appointments; returns how many rows it added.
+                      report: ImportReport, deadline: Deadline, rows_of: set[str] | None, run_id: int) -> int:
+    """Writes the occurrences as appointments for the import `run_id`; returns how many rows it added.
 
     Only the rows of the UIDs in `rows_of` are compared (all of them when
     None): the rows of events that were not read because they did not
@@ -77,10 +77,13 @@ def apply_occurrences(session: Session, source: CalendarSource, context: ImportC
                 new_rows.append(values | {
                     "practice_id": context.practice_id, "practitioner_id": context.practitioner_id,
                     "source_id": source.id, "uid": item.uid, "recurrence_id": item.recurrence_id, "created_at": now,
+                    "import_run_id": run_id,
                 })
                 report.cancelled += cancelled
                 report.created += not cancelled
             else:
+                if old.status == "cancelled" and not cancelled:
+                    values["import_run_id"] = run_id  # brought back in by this import
                 row_updates.append(values | {"id": old.id})
                 newly_cancelled = cancelled and old.status != "cancelled"
                 report.cancelled += newly_cancelled
@@ -105,7 +108,7 @@ def apply_occurrences(session: Session, source: CalendarSource, context: ImportC
         report.changed_appointment_ids.extend(
             row.id for row in session.execute(
                 select(Appointment.id, Appointment.uid, Appointment.recurrence_id)
-                .where(Appointment.source_id == source.id, Appointment.created_at == now)
+                .where(Appointment.import_run_id == run_id)
             ) if (row.uid, row.recurrence_id) in inserted
         )
     if row_updates:
