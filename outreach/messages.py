@@ -37,3 +37,29 @@ def in_words(value: object, locale: str) -> object:
     if isinstance(value, dt.time):
         return format_time(value, "short", locale=locale).replace("\u202f", " ")
     return value
+
+
+def as_json(error: UserError) -> dict:
+    """`error`'s message and parameters, to be kept and said again later in the language of whoever reads it."""
+    return {"message": error.message, "params": {key: _param_as_json(value) for key, value in error.params.items()}}
+
+
+def from_json(kept: dict) -> UserError:
+    """The message `as_json` kept."""
+    return UserError(kept["message"], **{key: _param_from_json(value) for key, value in kept["params"].items()})
+
+
+def _param_as_json(value: object) -> object:
+    if isinstance(value, dt.date):
+        return {"date": value.isoformat()}
+    if isinstance(value, dt.time):
+        return {"time": value.isoformat()}
+    return value
+
+
+def _param_from_json(value: object) -> object:
+    if isinstance(value, dict) and "date" in value:
+        return dt.date.fromisoformat(value["date"])
+    if isinstance(value, dict) and "time" in value:
+        return dt.time.fromisoformat(value["time"])
+    return value

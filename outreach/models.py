@@ -493,6 +493,9 @@ class Notification(db.Model):
     due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     status_detail: Mapped[str | None] = mapped_column(String(300))
+    # Why the text was not sent, as a message to say again in the reader's language (outreach.messages.as_json);
+    # status_detail keeps it in English as the trace.
+    status_reason: Mapped[dict | None] = mapped_column(JSON)
     message_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
     error_code: Mapped[int | None] = mapped_column(Integer)
     send_attempts: Mapped[int] = mapped_column(Integer, default=0)

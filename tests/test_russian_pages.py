@@ -8,8 +8,10 @@ from html.parser import HTMLParser
 
 import pytest
 
+from outreach.clock import utcnow
 from outreach.extensions import db
-from outreach.models import Client
+from outreach.models import Appointment, Client, Notification
+from outreach.services import arrival_texts
 from tests.russian_practice import russian_practice
 
 # Words that are the same in Russian: the product's name, a zone name, file types.
@@ -163,4 +165,23 @@ def test_a_call_or_a_text_that_cannot_go_is_refused_in_russian(app, scene, make)
                             follow_redirects=True).get_data(as_text=True)
     assert "SMS не отправлено: визит — понедельник, 30 ноября 2026" in page  # "2026 г." with a no-break space
     assert "в 10:00; SMS о нём уходят в этот день с 07:00 до 11:00." in page
+    assert english_words(page) == []
+
+
+def test_why_a_text_did_not_go_is_said_in_russian_while_its_trace_stays_english(app, scene, make):
+    """Anna's home visit on Monday had its arrival text planned; then the visit was cancelled in the calendar."""
+    with app.app_context():
+        arrival_texts.plan_arrival_texts(db.session, [scene.home_visit_id], utcnow())
+        visit = db.session.get(Appointment, scene.home_visit_id)
+        visit.status = "cancelled"
+        arrival_texts.plan_arrival_texts(db.session, [scene.home_visit_id], utcnow())
+        db.session.commit()
+        text = db.session.scalars(db.select(Notification).where(Notification.appointment_id == visit.id)).one()
+        assert (text.status, text.status_detail) == ("cancelled", "visit cancelled")
+
+    browser = app.test_client()
+    with app.app_context():
+        browser.post("/login", data={"email": "reg@ulybka.example", "password": make.PASSWORD})
+        page = browser.get(f"/appointments/{scene.home_visit_id}").get_data(as_text=True)
+    assert "визит отменён" in page
     assert english_words(page) == []

@@ -82,6 +82,8 @@ _ALREADY_MARKED = {
     "cancelled_late": N_("the visit is already marked cancelled late"),
     "rescheduled": N_("the visit is already marked rescheduled"),
 }
+# Why a planned arrival text was cancelled when staff sent one by hand.
+_REPLACED_BY = {ON_MY_WAY: N_("replaced by on my way"), RUNNING_LATE: N_("replaced by running late")}
 
 
 # --- templates ---------------------------------------------------------------------------------
@@ -168,6 +170,10 @@ def text_window(appointment: Appointment, practice: Practice) -> tuple[dt.dateti
     return opens, closes
 
 
+def already_marked(appointment: Appointment) -> TextNotPossible:
+    return TextNotPossible(_ALREADY_MARKED.get(appointment.visit_outcome, N_("the visit's outcome is recorded")))
+
+
 def why_no_text_about_visit(appointment: Appointment, practice: Practice,
                             at: dt.datetime) -> TextNotPossible | None:
     """Why no text about this visit may leave at `at` (a reason for a person to read); None if one may.
@@ -178,7 +184,7 @@ def why_no_text_about_visit(appointment: Appointment, practice: Practice,
     if appointment.is_cancelled:
         return TextNotPossible(N_("the visit is cancelled"))
     if appointment.visit_outcome:
-        return TextNotPossible(_ALREADY_MARKED.get(appointment.visit_outcome, N_("the visit's outcome is recorded")))
+        return already_marked(appointment)
     opens, closes = text_window(appointment, practice)
     if not opens <= at <= closes:
         zone = ZoneInfo(practice.timezone)
@@ -257,11 +263,11 @@ def _plan_one(session: Session, appointment: Appointment, texts: list[Notificati
     client = session.get(Client, appointment.client_id) if appointment.client_id else None
     due_at = appointment.starts_at - dt.timedelta(minutes=lead)
     unwanted = _why_no_arrival_text(appointment, client)
-    if unwanted is None and (reason := why_no_text_about_visit(appointment, practice, due_at)):
-        unwanted = str(reason)  # kept in English on the text, as its trace
+    if unwanted is None:
+        unwanted = why_no_text_about_visit(appointment, practice, due_at)
     for text in texts:
         if text.kind == ARRIVAL and text.status == PENDING and (unwanted or text.dedupe_key != key):
-            if settle(session, text, CANCELLED, unwanted or "the practice's lead time changed"):
+            if settle(session, text, CANCELLED, unwanted or TextNotPossible(N_("the practice's lead time changed"))):
                 report.cancelled.append(text.id)
     if unwanted or any(text.kind in MANUAL_KINDS for text in texts):
         return None
@@ -292,21 +298,21 @@ def _plan_one(session: Session, appointment: Appointment, texts: list[Notificati
             existing.status in (MISSED, SKIPPED, HELD) and existing.due_at != due_at)):
         # Cancelled earlier (the visit was cancelled, then restored), or
         # settled at a moment the visit has since moved away from.
-        if transition(session, existing, [existing.status], status=PENDING, status_detail=None, error_code=None,
-                      updated_at=now, **wanted):
+        if transition(session, existing, [existing.status], status=PENDING, status_detail=None, status_reason=None,
+                      error_code=None, updated_at=now, **wanted):
             audit.record(session, practice_id=existing.practice_id, action="notification.replanned", obj=existing,
                          due_at=due_at.isoformat())
             report.planned.append(existing.id)
     return None
 
 
-def _why_no_arrival_text(appointment: Appointment, client: Client | None) -> str | None:
+def _why_no_arrival_text(appointment: Appointment, client: Client | None) -> TextNotPossible | None:
     if appointment.is_cancelled:
-        return "visit cancelled"
+        return TextNotPossible(N_("visit cancelled"))
     if not appointment.at_client_place:
-        return "the visit is not at the client's place"
+        return TextNotPossible(N_("the visit is not at the client's place"))
     if client is None or not client.phone:
-        return "no phone number for the client"
+        return TextNotPossible(N_("no phone number for the client"))
     return None
 
 
@@ -380,5 +386,5 @@ def _create_manual(session: Session, appointment: Appointment, kind: str, *, key
     pending_arrivals = session.scalars(select(Notification).where(
         Notification.appointment_id == appointment.id, Notification.kind == ARRIVAL, Notification.status == PENDING))
     for arrival in pending_arrivals.all():
-        settle(session, arrival, CANCELLED, f"replaced by {kind.replace('_', ' ')}", actor=actor)
+        settle(session, arrival, CANCELLED, TextNotPossible(_REPLACED_BY[kind]), actor=actor)
     return notification

@@ -19,6 +19,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from outreach.clock import utcnow
+from outreach.messages import UserError, as_json
 from outreach.models import Notification
 from outreach.services import audit
 
@@ -70,14 +71,17 @@ def transition(session: Session, notification: Notification, from_statuses: Coll
     return True
 
 
-def settle(session: Session, notification: Notification, status: str, reason: str,
+def settle(session: Session, notification: Notification, status: str, reason: UserError,
            actor: object = audit.SYSTEM) -> bool:
-    """Mark a pending row as not to be sent (cancelled, missed, skipped, held); False if it was no longer pending."""
-    if not transition(session, notification, [PENDING], status=status, status_detail=clip(reason),
-                      updated_at=utcnow()):
+    """Mark a pending row as not to be sent (cancelled, missed, skipped, held); False if it was no longer pending.
+
+    The reason is kept in English as the trace, and as a message that pages say in the reader's language.
+    """
+    if not transition(session, notification, [PENDING], status=status, status_detail=clip(str(reason)),
+                      status_reason=as_json(reason), updated_at=utcnow()):
         return False
     audit.record(session, practice_id=notification.practice_id, action=f"notification.{status}", obj=notification,
-                 actor=actor, reason=reason)
+                 actor=actor, reason=str(reason))
     return True
 
 

@@ -100,7 +100,7 @@ def erase_client(session: Session, client: Client, actor: User | str, now: dt.da
         call_attempts=_changed(session, update(CallAttempt).where(their_attempts)
                                .values(questions=None, notes=None, error=None)),
         texts=_changed(session, update(Notification).where(their_texts)
-                       .values(body=None, to_phone=None, status_detail=None)),
+                       .values(body=None, to_phone=None, status_detail=None, status_reason=None)),
         replies=_changed(session, update(InboundMessage).where(their_replies).values(body=None, from_phone=None)),
         audit_events=audit_events,
     )

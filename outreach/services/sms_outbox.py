@@ -45,6 +45,7 @@ from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from outreach.clock import utcnow
+from outreach.messages import N_, UserError
 from outreach.models import Appointment, Client, Notification, Practice
 from outreach.services import arrival_texts, audit, consent
 from outreach.services.notification_status import (
@@ -211,7 +212,7 @@ def _hold(session: Session, notification: Notification, practice: Practice, now:
 
 
 def _reason_not_to_send(session: Session, notification: Notification, practice: Practice,
-                        now: dt.datetime) -> tuple[str, str] | None:
+                        now: dt.datetime) -> tuple[str, UserError] | None:
     """Why this row must not go out now, as the (status, reason) to settle it with; None to send it.
 
     Lateness and quiet hours only concern texts about a visit; other texts
@@ -224,26 +225,27 @@ def _reason_not_to_send(session: Session, notification: Notification, practice: 
     if notification.appointment_id is not None:
         appointment = session.get(Appointment, notification.appointment_id)
         if appointment.is_cancelled:
-            return CANCELLED, "visit cancelled"
+            return CANCELLED, UserError(N_("visit cancelled"))
         if notification.kind in arrival_texts.VISIT_DAY_KINDS:
             if reason := arrival_texts.why_no_text_about_visit(appointment, practice, now):
-                return (CANCELLED if appointment.visit_outcome else SKIPPED), str(reason)
+                return (CANCELLED if appointment.visit_outcome else SKIPPED), reason
             if now - notification.due_at > dt.timedelta(minutes=practice.arrival_missed_after_minutes):
-                return MISSED, f"more than {practice.arrival_missed_after_minutes} minutes past its time"
+                return MISSED, UserError(N_("more than %(minutes)s minutes past its time"),
+                                         minutes=practice.arrival_missed_after_minutes)
         elif appointment.visit_outcome:
-            return CANCELLED, f"the visit is already marked {appointment.visit_outcome.replace('_', ' ')}"
+            return CANCELLED, arrival_texts.already_marked(appointment)
         elif appointment.starts_at <= now:
-            return MISSED, "the visit has already begun"
+            return MISSED, UserError(N_("the visit has already begun"))
         zone = client_zone(client, practice)
         if notification.kind not in arrival_texts.MANUAL_KINDS and in_quiet_hours(
                 now.astimezone(zone).time(), practice.quiet_hours_start, practice.quiet_hours_end):
-            return SKIPPED, "quiet hours"
+            return SKIPPED, UserError(N_("quiet hours"))
     if client is not None and client.opted_out_at is not None:
-        return SKIPPED, "client opted out"
+        return SKIPPED, UserError(N_("client opted out"))
     if not is_valid_e164(notification.to_phone):
-        return SKIPPED, "invalid phone number"
+        return SKIPPED, UserError(N_("invalid phone number"))
     if not notification.from_phone:
-        return SKIPPED, "the practice has no phone number to send from"
+        return SKIPPED, UserError(N_("the practice has no phone number to send from"))
     return None
 
 
@@ -320,19 +322,19 @@ def _hold_beyond_client_limits(session: Session, notifications: list[Notificatio
 
 
 def why_beyond_client_limits(sent_times: list[dt.datetime], practice: Practice, zone: ZoneInfo,
-                             now: dt.datetime) -> str | None:
+                             now: dt.datetime) -> UserError | None:
     """Why one more text to a client who got texts at `sent_times` must be held back at `now`; None if it may go."""
     gap = dt.timedelta(minutes=practice.texts_min_gap_minutes)
     latest = max(sent_times, default=None)
     if latest is not None and now - latest < gap:
-        minutes_ago = int((now - latest).total_seconds() // 60)
-        return (f"held back: the client got a text {minutes_ago} minutes ago, and texts to a client are at least "
-                f"{practice.texts_min_gap_minutes} minutes apart")
+        return UserError(N_("held back: the client got a text %(minutes_ago)s minutes ago, and texts to a client are "
+                            "at least %(gap)s minutes apart"),
+                         minutes_ago=int((now - latest).total_seconds() // 60), gap=practice.texts_min_gap_minutes)
     today = now.astimezone(zone).date()
     sent_today = sum(1 for moment in sent_times if moment.astimezone(zone).date() == today)
     if sent_today >= practice.texts_per_client_per_day:
-        return (f"held back: the client already got {sent_today} texts today, the practice's limit "
-                f"is {practice.texts_per_client_per_day} a day")
+        return UserError(N_("held back: the client already got %(sent)s texts today, the practice's limit is "
+                            "%(limit)s a day"), sent=sent_today, limit=practice.texts_per_client_per_day)
     return None
 
 

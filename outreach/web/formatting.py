@@ -12,8 +12,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from outreach.clock import utcnow
-from outreach.messages import UserError, in_words
-from outreach.models import LOCALES
+from outreach.messages import UserError, from_json, in_words
+from outreach.models import LOCALES, Notification
 from outreach.services.call_lists import parse_week
 from outreach.services.phones import display as display_phone
 from outreach.web.reading import LAYOUT_LABELS, PLACE_LABELS, explain
@@ -101,7 +101,15 @@ def translated(error: Exception) -> str:
     return str(error)
 
 
+def why_not_sent(text: Notification) -> str:
+    """Why a text did not go, in the reader's language when the product gave the reason (Twilio's stay as given)."""
+    if text.status_reason:
+        return translated(from_json(text.status_reason))
+    return text.status_detail or ""
+
+
 def register(app: Flask) -> None:
+    app.add_template_filter(why_not_sent, "why_not_sent")
     app.add_template_filter(week_dates, "week_dates")
     app.add_template_filter(iso_week_dates, "iso_week_dates")
     app.add_template_global(weeks_span, "weeks_span")
