@@ -1,6 +1,12 @@
 """Where a visit happens: the calendar's setting, else addresses of the countries the product serves."""
+import datetime as dt
+
 import pytest
 
+from outreach.clock import set_clock, utcnow
+from outreach.extensions import db
+from outreach.models import Appointment, Notification
+from outreach.services import calendar_intake
 from outreach.services.ics_import.places import decide_place
 
 NEW_YORK = "350 Fifth Avenue, Suite 1200, New York, NY 10118"
@@ -54,3 +60,40 @@ def test_deciding_from_the_location(location, practice_address, at_client_place)
 ])
 def test_the_calendars_setting_wins(setting, location, at_client_place):
     assert decide_place(location, LEEDS, setting) == (at_client_place, {"source": "setting", "detail": setting})
+
+
+@pytest.mark.parametrize(("location", "at_client_place", "source"), [
+    # another branch of the practice, or its address as the booking tool writes it
+    ("Smile Dental, 100 Main St, New York, NY", False, "practice_name"),
+    ("Smile Dental – Downtown, 12 Wall Street", False, "practice_name"),
+    ("SMILE DENTAL room 2", False, "practice_name"),
+    # the name's words apart, or only part of it, are not the practice
+    ("12 Smile Street, Dental Plaza", True, "address"),
+    ("14 Dental Ave, Queens", True, "address"),
+    # the client's place said outright wins
+    ("Client: 5 Smile Dental Road, Leeds", True, "says_client_place"),
+])
+def test_a_location_that_names_the_practice_is_the_practice(location, at_client_place, source):
+    decided, why = decide_place(location, NEW_YORK, practice_name="Smile Dental")
+    assert (decided, why["source"]) == (at_client_place, source)
+
+
+def test_a_visit_booked_at_the_practices_other_branch_gets_no_arrival_text(make, clock_file):
+    """Harriet booked online at Smile Dental's downtown branch; the booking tool wrote the branch into LOCATION."""
+    set_clock(clock_file, dt.datetime(2026, 12, 5, 15, 0, tzinfo=dt.timezone.utc))
+    practice = make.practice("Smile Dental", address=NEW_YORK)
+    glen = make.practitioner(practice, email="glen@example.com")
+    calendar = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:harriet@x\r\n"
+        "DTSTAMP:20261201T000000Z\r\nDTSTART;TZID=America/New_York:20261208T140000\r\nDURATION:PT1H\r\n"
+        "SUMMARY:Harriet Okafor - Cleaning\r\nDESCRIPTION:Phone: (646) 555-0187\r\n"
+        "LOCATION:Smile Dental\\, 100 Main St\\, New York\\, NY\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    calendar_intake.import_upload(db.session, glen, calendar.encode(), "online-bookings.ics", config={},
+                                  now=utcnow())
+    db.session.commit()
+
+    visit = db.session.scalars(db.select(Appointment)).one()
+    assert visit.client.full_name == "Harriet Okafor"
+    assert not visit.at_client_place
+    assert visit.why["place"] == {"source": "practice_name", "detail": "Smile Dental, 100 Main St, New York, NY"}
+    assert db.session.scalars(db.select(Notification)).all() == []

@@ -85,7 +85,7 @@ def assign_client(
     if appointment.why.get("place", {}).get("source") in ("no_client", "not_a_visit"):
         # The place waited for a client: decide it now, as the import would have.
         appointment.at_client_place, appointment.why["place"] = decide_place(
-            appointment.location, practice.address, appointment.source.client_place)
+            appointment.location, practice.address, appointment.source.client_place, practice.name)
     audit.record(session, practice_id=practice.id, action="appointment.client_assigned", obj=appointment,
                  actor=actor, client_id=client.id)
     appointments_changed(session, [appointment.id], now=now)

@@ -40,11 +40,11 @@ def set_calendar_reading(session: Session, source: CalendarSource, *, client_pla
                                    .order_by(Appointment.starts_at, Appointment.id)).all()
     if client_place is not None and client_place != source.client_place:
         source.client_place = client_place
-        address = source.practitioner.practice.address
+        practice = source.practitioner.practice
         for appointment in appointments:
             if _fixed_by_staff(appointment, "place") or appointment.client_id is None:
                 continue  # staff said where; or no one to visit, decided when a client is set
-            at_client_place, why = decide_place(appointment.location, address, client_place)
+            at_client_place, why = decide_place(appointment.location, practice.address, client_place, practice.name)
             if at_client_place != appointment.at_client_place:
                 changed.add(appointment.id)
             appointment.at_client_place = at_client_place

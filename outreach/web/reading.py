@@ -71,6 +71,8 @@ def _explain_place(place: dict[str, Any]) -> str:
         return _("At the client's place: the location says so.")
     if source == "practice_address":
         return _("At the practice: the location is the practice's own address.")
+    if source == "practice_name":
+        return _("At the practice: the location names the practice.")
     if source == "online":
         return _("Not at the client's place: the location is online or a phone call.")
     if source == "not_a_visit":

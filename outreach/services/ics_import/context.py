@@ -24,7 +24,7 @@ from outreach.services.reading.layout import learn_layout
 
 # Part of every file's fingerprint and content hash: raise it when the import
 # rules change, so that the next import of an unchanged file applies them.
-IMPORTER_VERSION = 2
+IMPORTER_VERSION = 3
 
 DEFAULT_WINDOW_PAST = dt.timedelta(weeks=104)
 DEFAULT_WINDOW_FUTURE = dt.timedelta(weeks=26)
@@ -40,6 +40,7 @@ class ImportContext:
     region: str
     summary_format: str
     practice_address: str | None
+    practice_name: str
     practice_side: PractitionerIdentity
     client_place: str = "decide"  # the calendar's setting: "always", "never", "decide" from the location
     # The layout names are read with: staff's summary_format, else the one learned from the calendar's titles.
@@ -67,6 +68,7 @@ class ImportContext:
             region=phones.region_for(practice.phone, practice.timezone),
             summary_format=summary_format,
             practice_address=practice.address,
+            practice_name=practice.name,
             practice_side=practice_side,
             client_place=source.client_place if source.client_place in PLACE_SETTINGS else "decide",
             layout=summary_format if summary_format != "auto" else source.learned_summary_format or "auto",
@@ -98,7 +100,7 @@ class ImportContext:
     def key(self) -> list[Any]:
         """Everything about the context that changes what an event becomes."""
         return [IMPORTER_VERSION, self.practitioner_id, str(self.practice_tz), self.region, self.summary_format,
-                self.practice_address, self.practice_side.key, self.client_place]
+                self.practice_address, self.practice_name, self.practice_side.key, self.client_place]
 
 
 @dataclass(frozen=True)

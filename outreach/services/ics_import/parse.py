@@ -403,7 +403,8 @@ def _event_info(event: icalendar.Event, original_tz: str | None, position: int, 
         organizer=organizer_address or None,
         content_hash="",
     )
-    info.at_client_place, info.place_why = decide_place(info.location, context.practice_address, context.client_place)
+    info.at_client_place, info.place_why = decide_place(info.location, context.practice_address, context.client_place,
+                                                          context.practice_name)
     info.content_hash = hash_of([
         context.key, info.original_tz, info.summary, info.description, info.location, info.status, info.sequence,
         info.at_client_place, [[a.address, a.name, a.resource] for a in info.attendees], info.organizer,

@@ -78,8 +78,8 @@ _STREET_WORDS = frozenset(_STREET_TYPES.split("|")) | frozenset(_SAME_WORDS.valu
 _FILLER = frozenset({"д", "дом", "к", "корп", "стр", "г", "город", "москва"})
 
 
-def decide_place(location: str | None, practice_address: str | None, setting: str = "decide"
-                 ) -> tuple[bool, dict[str, Any]]:
+def decide_place(location: str | None, practice_address: str | None, setting: str = "decide",
+                 practice_name: str | None = None) -> tuple[bool, dict[str, Any]]:
     """Whether the visit is at the client's place, and why ({"source": ..., "detail": ...})."""
     if setting == "always":
         return True, {"source": "setting", "detail": "always"}
@@ -93,14 +93,24 @@ def decide_place(location: str | None, practice_address: str | None, setting: st
         return True, {"source": "says_client_place", "detail": location[:100]}
     if practice_address and same_place(location, practice_address):
         return False, {"source": "practice_address", "detail": location[:100]}
+    if practice_name and names_the_practice(location, practice_name):
+        # "Smile Dental, 100 Main St": a branch, or the practice's address written as booking tools do.
+        return False, {"source": "practice_name", "detail": location[:100]}
     if looks_like_address(location):
         return True, {"source": "address", "detail": location[:100]}
     return False, {"source": "not_an_address", "detail": location[:100]}
 
 
-def is_at_client_place(location: str | None, practice_address: str | None) -> bool:
+def is_at_client_place(location: str | None, practice_address: str | None,
+                       practice_name: str | None = None) -> bool:
     """Whether a visit's LOCATION puts it somewhere other than the practice (the "decide" setting)."""
-    return decide_place(location, practice_address)[0]
+    return decide_place(location, practice_address, practice_name=practice_name)[0]
+
+
+def names_the_practice(location: str, practice_name: str) -> bool:
+    """Whether the location has the practice's whole name in it, word for word ("Smile Dental - Room 2")."""
+    name, words = _words(practice_name), _words(location)
+    return bool(name) and any(words[start:start + len(name)] == name for start in range(len(words) - len(name) + 1))
 
 
 def looks_like_address(text: str) -> bool:
