@@ -2,9 +2,12 @@
 visit leaves it at once (keeping its history), a new first visit joins it."""
 import datetime as dt
 
+import pytest
+
 from outreach.extensions import db
-from outreach.models import CallTask
+from outreach.models import Appointment, CallTask
 from outreach.services import calendar_intake, call_lists
+from outreach.services.client_matching import cancelled_by_title
 
 NOW = dt.datetime(2026, 11, 28, 15, 0, tzinfo=dt.timezone.utc)  # Saturday, 10:00 in New York
 MONDAY = dt.date(2026, 11, 30)
@@ -52,3 +55,36 @@ def test_changes_to_weeks_without_a_list_wait_for_the_weekend_job(make):
     glen = make.practitioner(practice, email="glen@example.com")
     _import(glen, _calendar(_event("anna@x", "20261208T140000", "Anna Petrova", "+1 202-555-0143")))
     assert _tasks() == {}
+
+
+def test_a_visit_the_calendar_keeps_as_canceled_in_its_title_leaves_the_list_and_says_why(make):
+    """Outlook keeps a called-off meeting in a published calendar, its title starting "Canceled:", its STATUS unset."""
+    practice = make.practice("Smile Dental")
+    glen = make.practitioner(practice, email="glen@example.com")
+    anna = _event("anna@x", "20261201T140000", "Anna Petrova", "+1 202-555-0143")
+    _import(glen, _calendar(anna))
+    call_lists.build_call_lists(db.session, practice, MONDAY, now=NOW)
+    db.session.commit()
+
+    _import(glen, _calendar(anna.replace("SUMMARY:Anna", "SUMMARY:Canceled: Anna").replace("STATUS:CONFIRMED\r\n", "")))
+
+    assert _tasks() == {"Anna Petrova": "removed"}
+    visit = db.session.scalars(db.select(Appointment)).one()
+    assert visit.status == "cancelled" and visit.client.full_name == "Anna Petrova"
+    assert visit.why["cancelled"] == {"source": "title", "detail": "Canceled"}
+
+
+@pytest.mark.parametrize(("title", "word"), [
+    ("Canceled: Pedro Alvarez - Cleaning", "Canceled"),
+    ("[Cancelled] Anna Lee", "Cancelled"),
+    ("Anna Lee - Cleaning (cancelled)", "cancelled"),
+    ("CANCELLED - Anna Lee", "CANCELLED"),
+    ("Abgesagt: Herr Meier", "Abgesagt"),
+    ("Отменено: Анна Петрова", "Отменено"),
+    # a name or a topic that only starts like the word
+    ("Anna Cancelliere - Cleaning", None),
+    ("Cancellation policy review", None),
+    ("Rebook cancelled cleaning", None),
+])
+def test_which_titles_say_the_visit_was_called_off(title, word):
+    assert cancelled_by_title(title) == word

@@ -62,6 +62,12 @@ _RESOURCE_TYPES = {"ROOM", "RESOURCE"}
 _STATUS_PREFIX = re.compile(
     r"^\s*(canceled|cancelled|updated( invitation)?|invitation|accepted|declined|tentative|abgesagt|abgelehnt"
     r"|aktualisiert|отменено|отменена|отменен|отмена|приглашение)\s*:\s*", re.IGNORECASE)
+# Titles of visits called off that the calendar still shows: Outlook and Exchange keep a cancelled meeting with
+# "Canceled:" before its title; others write "[Cancelled] Anna Lee" or "Anna Lee - Cleaning (cancelled)".
+_CANCELLED = r"canceled|cancelled|abgesagt|storniert|отменено|отменена|отменен|отменён|отмена"
+_CANCELLED_TITLE = re.compile(
+    rf"^\s*(?:[\[(]\s*(?:{_CANCELLED})\s*[\])]|(?:{_CANCELLED})\s*[:\-–—])\s*|\s*[\[(]\s*(?:{_CANCELLED})\s*[\])]\s*$",
+    re.IGNORECASE)
 _NEW_PREFIX = re.compile(
     r"^\s*(\(new\)|new (pt|patient|client|customer)|np|neu(kunde|kundin|patient|patientin)?|нов(ый|ая)"
     r"( клиент(ка)?| пациент(ка)?)?)\s*[:!\-–—]\s*", re.IGNORECASE)
@@ -200,7 +206,7 @@ def extract_client(
     event whose title says it is no visit has no client.
     """
     why: dict[str, Any] = {}
-    title = summary or ""
+    title = _CANCELLED_TITLE.sub("", summary or "")
     new_client: bool | None = None
     while True:
         if prefix := _STATUS_PREFIX.match(title):
@@ -340,6 +346,12 @@ def kept_staff_fixes(old_why: dict | None, old_client_id: int | None, old_at_cli
         kept["at_client_place"] = old_at_client_place
         why["place"] = old_why["place"]
     return kept | {"why": why}
+
+
+def cancelled_by_title(summary: str | None) -> str | None:
+    """The word by which an event's title says the visit was called off ("Canceled"), if it says so."""
+    match = _CANCELLED_TITLE.search(summary or "")
+    return match.group(0).strip(" \t:-–—[]()") if match else None
 
 
 def reading_why(facts: ClientFacts, place_why: dict[str, Any], context: Any) -> dict[str, Any]:

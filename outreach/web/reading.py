@@ -27,6 +27,8 @@ def explain(why: dict[str, Any] | None) -> list[str]:
     lines = []
     if client := why.get("client"):
         lines.append(_("Client set by %(who)s.", who=client.get("detail") or _("staff")))
+    if cancelled := why.get("cancelled"):
+        lines.append(_("Cancelled: the title says “%(word)s”.", word=cancelled.get("detail", "")))
     if not_a_visit := why.get("not_a_visit"):
         lines.append(_("Not a visit: the title says “%(word)s”.", word=not_a_visit.get("detail", "")))
     for field, label in (("name", _("Name")), ("phone", _("Phone")), ("email", _("E-mail"))):

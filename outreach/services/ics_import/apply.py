@@ -65,6 +65,8 @@ def apply_occurrences(session: Session, source: CalendarSource, context: ImportC
             values.update(client_id=None if client_key is None else directory.client_id(client_key),
                           needs_attention=needs_client, new_client=facts.new_client,
                           why=reading_why(facts, item.info.place_why, context))
+            if item.info.status_why:
+                values["why"]["cancelled"] = item.info.status_why
             if client_key is None:
                 # No one to visit (lunch, a meeting, a client still unknown): no arrival text can be due.
                 values["at_client_place"] = False

@@ -21,6 +21,7 @@ from outreach.services.client_matching import (
     Attendee,
     ClientFacts,
     attendees_from,
+    cancelled_by_title,
     extract_client,
 )
 from outreach.services.ics_import.context import (
@@ -62,6 +63,8 @@ class EventInfo:
     position: int  # in the file, for telling apart duplicates that agree on everything else
     at_client_place: bool
     place_why: dict[str, Any]
+    # Why the visit is cancelled when the title says so rather than STATUS ({"source": "title", "detail": word}).
+    status_why: dict[str, Any] | None
     attendees: tuple[Attendee, ...]
     organizer: str | None
     content_hash: str
@@ -397,12 +400,15 @@ def _event_info(event: icalendar.Event, original_tz: str | None, position: int, 
         position=position,
         at_client_place=False,
         place_why={},
+        status_why=None,
         attendees=tuple(attendees_from(
             (str(a), a.params.get("CN"), a.params.get("CUTYPE")) for a in attendees
         )),
         organizer=organizer_address or None,
         content_hash="",
     )
+    if info.status != "cancelled" and (word := cancelled_by_title(info.summary)):
+        info.status, info.status_why = "cancelled", {"source": "title", "detail": word}
     info.at_client_place, info.place_why = decide_place(info.location, context.practice_address, context.client_place,
                                                           context.practice_name)
     info.content_hash = hash_of([
