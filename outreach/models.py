@@ -31,6 +31,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from outreach.clock import utcnow
 from outreach.extensions import db
+from outreach.services.reading.names import greeting_name
 
 
 class UTCDateTime(TypeDecorator):
@@ -233,8 +234,9 @@ class Client(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property
-    def first_name(self) -> str:
-        return (self.full_name or "").split(" ")[0]
+    def greeting_name(self) -> str:
+        """What scripts and texts call the client ("Anna", "Mrs. Holloway", «Анна Сергеевна»)."""
+        return greeting_name(self.full_name or "")
 
     @property
     def display_name(self) -> str:

@@ -451,7 +451,7 @@ def test_attendee_is_the_client_but_organizer_and_practitioner_are_not(source):
     ("auto", "New Patient - cleaning", None),
     ("auto", "cleaning - Nina Kovacs", "Nina Kovacs"),  # the lexicon knows Nina: the client after the dash
     ("service - name", "cleaning - Nina Kovacs", "Nina Kovacs"),
-    ("name - service", "nina kovacs - cleaning", "nina kovacs"),
+    ("name - service", "nina kovacs - cleaning", "Nina Kovacs"),  # typed in small letters, kept with capitals
     ("name", "Nina Kovacs", "Nina Kovacs"),
 ])
 def test_names_from_the_summary_follow_the_calendars_habit(source, summary_format, summary, name):

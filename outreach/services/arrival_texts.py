@@ -118,7 +118,7 @@ def template_for(practice: Practice, kind: str, locale: str) -> str:
 class TextContext:
     """Who is texting whom, about which moment: everything a template can mention."""
 
-    client_first_name: str
+    client_greeting_name: str
     practitioner_name: str
     practice_name: str
     locale: str
@@ -127,7 +127,7 @@ class TextContext:
     @classmethod
     def of(cls, client: Client, practitioner: Practitioner, practice: Practice) -> TextContext:
         locale = client.locale if client.locale in LOCALES else practice.locale
-        return cls(client.first_name, practitioner.spoken_name, practice.name, locale,
+        return cls(client.greeting_name, practitioner.spoken_name, practice.name, locale,
                    client_zone(client, practice))
 
     def compose(self, practice: Practice, kind: str, *, minutes: int, arrive_at: dt.datetime) -> str:
@@ -139,7 +139,7 @@ class TextContext:
         # alphabet, it would make a text cost more segments.
         time = format_time(arrive_at.astimezone(self.zone).time(), "short", locale=self.locale)
         return check_template(template).format(
-            client=self.client_first_name, practitioner=self.practitioner_name, practice=self.practice_name,
+            client=self.client_greeting_name, practitioner=self.practitioner_name, practice=self.practice_name,
             minutes=minutes, time=time.replace("\u202f", " ").replace("\u00a0", " "),
         )
 

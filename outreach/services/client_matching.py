@@ -38,6 +38,7 @@ from outreach.services.reading.names import (
     fold,
     name_words,
     person_score,
+    tidy_case,
     typed_in_lower_case,
 )
 
@@ -466,13 +467,14 @@ def _invert(text: str) -> str | None:
 
 
 def _clean_name(text: str) -> str | None:
-    """A name as it should be stored: no phone, e-mail or tooth number beside it, "Last, First" turned round."""
+    """A name as it should be stored: no phone, e-mail or tooth number beside it, "Last, First" turned round,
+    capitals where names have them ("SMITH, JOHN" is "John Smith")."""
     text = _without_noise(text)
     text = " ".join(text.strip(" ,;-–—:\"'").split())
     text = _invert(text) or text
     if not text or not any(ch.isalpha() for ch in text):
         return None
-    return text[:_MAX_NAME_LENGTH]
+    return tidy_case(text)[:_MAX_NAME_LENGTH]
 
 
 def _attendee_name(attendee: Attendee) -> str | None:

@@ -78,7 +78,7 @@ def compose(task: CallTask) -> str:
     zone = client_zone(client, practice)
     # CLDR puts a narrow no-break space before "PM": outside the GSM alphabet it would cost segments.
     when = scripts.visit_when(task.appointment.starts_at.astimezone(zone), language).replace("\u202f", " ")
-    return TEMPLATES[language].format(client=client.first_name, practitioner=introduction(practitioner),
+    return TEMPLATES[language].format(client=client.greeting_name, practitioner=introduction(practitioner),
                                       practice=practice.name, reason=REASONS[language][task.reason], when=when,
                                       phone=display_phone(practice.phone))
 

@@ -174,7 +174,7 @@ def script_variables(
     local_start = visit_starts_at.astimezone(zone)
     weekday, time = _weekday_name(local_start, locale), _short_time(local_start, locale)
     return {
-        "client_first_name": client.first_name,
+        "client_first_name": client.greeting_name,
         "practitioner_formal_name": practitioner.introduced_as,
         "practitioner_full_name": practitioner.full_name,
         # Empty when they have none: the default script then leaves that sentence out.

@@ -227,7 +227,7 @@ def on_my_way(appointment_id: int):
         notification = arrival_texts.create_on_my_way(db.session, appointment, eta_minutes=minutes,
                                                       actor=current_user, now=utcnow())
         return notification, _("On my way: texting %(client)s that you'll be there in about %(minutes)s minutes.",
-                               client=appointment.client.first_name, minutes=minutes)
+                               client=appointment.client.greeting_name, minutes=minutes)
 
     return _text_by_hand(appointment_id, "eta_minutes", create)
 
@@ -239,7 +239,7 @@ def running_late(appointment_id: int):
         notification = arrival_texts.create_running_late(db.session, appointment, minutes_late=minutes,
                                                          actor=current_user, now=utcnow())
         return notification, _("Running late: texting %(client)s that you'll be there at about %(time)s.",
-                               client=appointment.client.first_name,
+                               client=appointment.client.greeting_name,
                                time=local_time(appointment.starts_at + dt.timedelta(minutes=minutes)))
 
     return _text_by_hand(appointment_id, "minutes_late", create)

@@ -148,3 +148,63 @@ def typed_in_lower_case(text: str) -> bool:
     words = text.split()
     return (2 <= len(words) <= 3 and all(_WORD.match(w) and w.casefold() not in _NOT_NAME_WORDS for w in words)
             and any(is_first_name(w.capitalize()) for w in words))
+
+
+# A Russian patronymic: «Сергеевич», «Ильич», «Сергеевна», «Ильинична».
+_PATRONYMIC = re.compile(r"(?:ович|евич|ич|овна|евна|ична|инична)$", re.IGNORECASE)
+_INITIAL = re.compile(r"[^\W\d_]\.?(?:[^\W\d_]\.)?")
+_ROMAN = frozenset("ii iii iv".split())
+
+
+def greeting_name(full_name: str) -> str:
+    """What a call script or a text calls the client: the first name, the way people are greeted.
+
+    Someone who booked as "Mrs. Beatrice Holloway" wrote their title and is greeted "Mrs. Holloway"; an
+    initial is no greeting, so "J. Miller" is greeted by the whole name; a Russian name with its
+    patronymic is greeted by first name and patronymic («Анна Сергеевна», the polite form), in whichever
+    order the calendar wrote the three.
+    """
+    words = full_name.split()
+    if not words:
+        return ""
+    if words[0].casefold() in TITLES and len(words) > 1:
+        surname = next((w for w in reversed(words[1:]) if w.casefold() not in SUFFIXES), words[-1])
+        return f"{words[0]} {surname}"
+    if len(words) == 3 and _CYRILLIC.search(full_name):
+        for index in (1, 2):  # «Анна Сергеевна Петрова», «Петрова Анна Сергеевна»
+            if _PATRONYMIC.search(words[index]):
+                return f"{words[index - 1]} {words[index]}"
+    if (len(words) == 2 and _CYRILLIC.search(full_name) and not is_first_name(words[0])
+            and is_first_name(words[1])):
+        return words[1]  # «Петрова Анна»
+    if _INITIAL.fullmatch(words[0]):
+        return full_name
+    return words[0]
+
+
+def tidy_case(name: str) -> str:
+    """A name typed all in capitals or all in small letters, written as names are ("SARAH O'CONNOR" ->
+    "Sarah O'Connor", "ludwig van beethoven" -> "Ludwig van Beethoven"); any other name exactly as typed.
+
+    Written here rather than with `nameparser`: its capitalising goes through re-assembling the parsed
+    name, which re-orders and drops parts of names it does not parse as Western ones.
+    """
+    if not (name.isupper() or name.islower()):
+        return name
+    words = []
+    for position, word in enumerate(name.split(" ")):
+        low = word.casefold()
+        if low in _ROMAN:
+            words.append(word.upper())
+        elif position and low in PARTICLES:
+            words.append(low)
+        else:
+            words.append(re.sub(r"[^\W\d_]+", _capitalised, low))  # each part of "o'connor", "smith-jones"
+    return " ".join(words)
+
+
+def _capitalised(part: re.Match[str]) -> str:
+    text = part.group(0)
+    if text.startswith("mc") and len(text) > 3:
+        return "Mc" + text[2:].capitalize()
+    return text.capitalize()
