@@ -416,6 +416,21 @@ def test_clients_are_read_from_summary_and_phone_numbers_in_local_and_internatio
     assert [v.client.full_name for v in appointments(source)] == ["Anna Petrova", "Bob Stone"]
 
 
+def test_of_several_numbers_the_clients_own_mobile_is_taken_never_an_emergency_contacts(source):
+    """Intake forms list a home line, a mobile and someone to call in an emergency, in any order."""
+    run_import(source, vcalendar(
+        vevent("h1", "DTSTART:20260305T150000Z", "SUMMARY:Ingrid Svensson - cleaning",
+               r"DESCRIPTION:Emergency contact phone: (646) 555-0199\nHome phone: (212) 555-0142\n"
+               r"Cell: (646) 555-0143"),
+        vevent("h2", "DTSTART:20260306T150000Z", "SUMMARY:Olaf Berg - cleaning",
+               r"DESCRIPTION:Emergency contact: Lars Berg (brother) 415-555-0188\nFax: 415-555-0100"),
+    ))
+    assert [(c.full_name, c.phone) for c in clients()] == [("Ingrid Svensson", "+16465550143"),
+                                                           ("Olaf Berg", None)]
+    ingrid = appointments(source)[0]
+    assert ingrid.why["phone"] == {"source": "description", "detail": "Cell"}
+
+
 def test_clients_are_deduplicated_by_phone_then_email_and_missing_fields_filled_in(source, make, practitioner):
     existing = make.client(practitioner.practice, full_name="Cara Lee", phone="+14155550177", email=None)
     run_import(source, vcalendar(

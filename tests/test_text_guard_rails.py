@@ -173,16 +173,17 @@ def test_no_client_gets_more_than_the_practices_texts_a_day(quiet_fake, app, mak
 
 # --- the client's own time ---------------------------------------------------------------------------
 
-BERLIN_PHONE = "+4930901820"
+GERMAN_MOBILE = "+4915112345670"  # a landline could not take the text
 
 
 def test_quiet_hours_follow_the_zone_the_clients_number_tells(quiet_fake, app, make, clock_file):
-    # A New York practice; Klaus has a Berlin number. 10:15 in New York is 16:15 for him, 15:45 is 21:45.
+    # A New York practice; Klaus has a German mobile. 10:15 in New York is 16:15 for him, 15:45 is 21:45.
     set_clock(clock_file, THURSDAY_VISIT - dt.timedelta(hours=1))
     practice = make.practice("Smile Dental", phone=PRACTICE_PHONE)
-    morning = book_visit(make, THURSDAY_VISIT, practice=practice, client_phone=BERLIN_PHONE, full_name="Klaus Weber")
+    morning = book_visit(make, THURSDAY_VISIT, practice=practice, client_phone=GERMAN_MOBILE,
+                         full_name="Klaus Weber")
     afternoon = book_visit(make, THURSDAY_VISIT + dt.timedelta(hours=5, minutes=30), practice=practice,
-                           client_phone="+4930901821", full_name="Karin Weber", email="g2@example.com")
+                           client_phone="+4915112345671", full_name="Karin Weber", email="g2@example.com")
     set_clock(clock_file, THURSDAY_VISIT - dt.timedelta(minutes=15))
     assert dispatch(app) == {"sent": 1}
     set_clock(clock_file, THURSDAY_VISIT + dt.timedelta(hours=5, minutes=15))
@@ -191,13 +192,27 @@ def test_quiet_hours_follow_the_zone_the_clients_number_tells(quiet_fake, app, m
     assert texts_of(afternoon.appointment.id)[0].status_detail == "quiet hours"
 
 
+def test_a_client_who_gave_a_landline_gets_no_text_and_the_practitioner_is_told_to_call(
+        quiet_fake, app, make, clock_file, client, auth):
+    """Mrs. Holloway in London gave her home number; a text to it would never arrive (Twilio's 30006)."""
+    set_clock(clock_file, THURSDAY_VISIT - dt.timedelta(hours=1))
+    visit = book_visit(make, THURSDAY_VISIT, client_phone="+442079460000", full_name="Mrs. Beatrice Holloway")
+    assert texts_of(visit.appointment.id) == []  # no arrival text is planned
+
+    auth.login("glen@example.com")
+    answer = client.post(f"/appointments/{visit.appointment.id}/on-my-way", data={"eta_minutes": "10"},
+                         follow_redirects=True).get_data(as_text=True)
+    assert "No text sent: the client&#39;s number is a landline, which cannot take a text: call instead" in answer
+    assert dispatch(app) == {} and create_requests(quiet_fake, "+442079460000") == []
+
+
 def test_the_call_list_tells_the_clients_own_time_from_the_number(app, make, clock_file, client, auth):
     from tests.test_call_lists import page_text
 
     set_clock(clock_file, dt.datetime(2026, 11, 28, 9, 36, tzinfo=NEW_YORK))  # Saturday, 15:36 in Berlin
     practice = make.practice("Smile Dental", phone=PRACTICE_PHONE)
     glen = make.practitioner(practice, email="glen@example.com")
-    klaus = make.client(practice, full_name="Klaus Weber", phone=BERLIN_PHONE)
+    klaus = make.client(practice, full_name="Klaus Weber", phone=GERMAN_MOBILE)
     # Only one zone for the whole of the US? No: a number whose country has several zones says nothing.
     ivan = make.client(practice, full_name="Ivan Petrov", phone="+79161234567")
     for who in (klaus, ivan):

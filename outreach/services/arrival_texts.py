@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, selectinload
 from outreach.messages import N_, UserError
 from outreach.models import LOCALES, Appointment, Client, Notification, Practice, Practitioner, User
 from outreach.services import audit
-from outreach.services.phones import client_zone
+from outreach.services.phones import client_zone, is_landline
 from outreach.services.notification_status import CANCELLED, HELD, MISSED, PENDING, SKIPPED, settle, transition
 
 ARRIVAL = "arrival"
@@ -82,6 +82,7 @@ _ALREADY_MARKED = {
     "cancelled_late": N_("the visit is already marked cancelled late"),
     "rescheduled": N_("the visit is already marked rescheduled"),
 }
+LANDLINE = N_("the client's number is a landline, which cannot take a text: call instead")
 # Why a planned arrival text was cancelled when staff sent one by hand.
 _REPLACED_BY = {ON_MY_WAY: N_("replaced by on my way"), RUNNING_LATE: N_("replaced by running late")}
 
@@ -313,6 +314,8 @@ def _why_no_arrival_text(appointment: Appointment, client: Client | None) -> Tex
         return TextNotPossible(N_("the visit is not at the client's place"))
     if client is None or not client.phone:
         return TextNotPossible(N_("no phone number for the client"))
+    if is_landline(client.phone):
+        return TextNotPossible(LANDLINE)
     return None
 
 
@@ -373,6 +376,8 @@ def _create_manual(session: Session, appointment: Appointment, kind: str, *, key
         raise reason
     if client is None or not client.phone:
         raise TextNotPossible(N_("the client has no phone number"))
+    if is_landline(client.phone):
+        raise TextNotPossible(LANDLINE)
     if session.scalar(select(Notification.id).where(Notification.dedupe_key == key)) is not None:
         raise TextNotPossible(already)
     practitioner = session.get(Practitioner, appointment.practitioner_id)

@@ -266,7 +266,10 @@ def extract_client(
             why["phone"] = {"source": "description", "detail": labels.phone[0]}
     if phone is None:
         tel_uris = [("attendee", a.address.removeprefix("tel:")) for a in clients if a.address.startswith("tel:")]
-        for where, text in [*tel_uris, ("description", description), ("title", summary), ("location", location)]:
+        free_text = description
+        for others in labels.others_phones:  # "Emergency contact: Lars 646-555-0199" is not how to reach them
+            free_text = free_text.replace(others, " ")
+        for where, text in [*tel_uris, ("description", free_text), ("title", summary), ("location", location)]:
             if text and (phone := _first_phone(text, region, practice_side)):
                 why["phone"] = {"source": where}
                 break

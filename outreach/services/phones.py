@@ -53,6 +53,19 @@ def to_e164(raw: str, region: str = "US") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def is_landline(value: str | None) -> bool:
+    """Whether the number is surely a fixed line, which cannot take a text (Twilio's error 30006).
+
+    Only where the numbering plan tells lines apart (most of Europe, Russia); a North American
+    number may be either and is never called a landline.
+    """
+    try:
+        number = phonenumbers.parse(value or "")
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.FIXED_LINE
+
+
 def is_valid_e164(value: str | None) -> bool:
     if not value:
         return False

@@ -51,7 +51,7 @@ from outreach.services import arrival_texts, audit, consent
 from outreach.services.notification_status import (
     CANCELLED, FAILED, HELD, MISSED, PENDING, SENDING, SKIPPED, UNSENT, apply_status, clip, settle, transition,
 )
-from outreach.services.phones import client_zone, is_valid_e164
+from outreach.services.phones import client_zone, is_landline, is_valid_e164
 from outreach.twilio_gateway import MessageResult, TwilioGateway, TwilioGatewayError
 
 log = logging.getLogger(__name__)
@@ -244,6 +244,8 @@ def _reason_not_to_send(session: Session, notification: Notification, practice: 
         return SKIPPED, UserError(N_("client opted out"))
     if not is_valid_e164(notification.to_phone):
         return SKIPPED, UserError(N_("invalid phone number"))
+    if is_landline(notification.to_phone):
+        return SKIPPED, UserError(N_("the number is a landline, which cannot take a text"))
     if not notification.from_phone:
         return SKIPPED, UserError(N_("the practice has no phone number to send from"))
     return None

@@ -23,6 +23,15 @@ _STAFF_LABELS = frozenset("""
 """.replace("\n", "").replace(" |", "|").replace("| ", "|").strip().split("|"))
 _PHONE_LABEL = re.compile(r"phone|\btel\b|tel\.|telef|mobil|\bmob\b|\bcell|handy|телеф|\bтел\b|тел\.|\bмоб|whatsapp",
                           re.IGNORECASE)
+# Numbers of someone else, or of no one to call: under these labels a phone is never the client's.
+_OTHERS_PHONE_LABEL = re.compile(
+    r"emergency|\bice\b|fax|referr|doctor|physician|\bgp\b|insurance|notfall|ansprechpartner|arzt|факс|экстренн"
+    r"|страхов|врач", re.IGNORECASE)
+# Which labelled number reaches the client best: a mobile (it can take a text), then a plain "Phone",
+# then a home or work line.
+_MOBILE_LABEL = re.compile(r"mobil|\bmob\b|\bcell|handy|whatsapp|\bsms\b|\btext|\bмоб|сотов", re.IGNORECASE)
+_FIXED_LINE_LABEL = re.compile(r"home|landline|work|office|business|festnetz|privat|geschäft|дом|рабоч|стационар",
+                               re.IGNORECASE)
 _EMAIL_LABEL = re.compile(r"e-?mail|\bmail\b|почта|e-?mail", re.IGNORECASE)
 _NEW_LABEL = re.compile(
     r"new (client|patient|customer)|first[- ]time|first visit|neukund|neupatient|erstbesuch|erster termin"
@@ -43,15 +52,22 @@ class Labelled:
     """The fields a description labels, each with the label it was found under."""
 
     name: tuple[str, str] | None = None  # (label as written, value)
-    phone: tuple[str, str] | None = None
+    phone: tuple[str, str] | None = None  # the best of the labelled numbers (see `_phone_rank`)
     email: tuple[str, str] | None = None
     new_client: tuple[str, bool] | None = None  # (the line that says so, the flag)
     new_client_marker: bool = False  # said by a mark on its own line, which the tool leaves out for others
     staff_values: list[str] = field(default_factory=list)
+    others_phones: list[str] = field(default_factory=list)  # values under "Emergency contact:", "Fax:"...
 
 
 def _label_key(label: str) -> str:
     return " ".join(label.casefold().replace("’", "'").strip(" ?*-•").split())
+
+
+def _phone_rank(label: str) -> int:
+    if _MOBILE_LABEL.search(label):
+        return 0
+    return 2 if _FIXED_LINE_LABEL.search(label) else 1
 
 
 def read_labels(description: str | None) -> Labelled:
@@ -60,6 +76,7 @@ def read_labels(description: str | None) -> Labelled:
         return found
     lines = [line for line in description.splitlines()]
     first = last = None
+    phone_rank = 3
     for index, line in enumerate(lines):
         if _NEW_LINE.match(line) and found.new_client is None:
             found.new_client = (line.strip(), True)
@@ -96,8 +113,10 @@ def read_labels(description: str | None) -> Labelled:
                 found.new_client = (f"{label.strip()}: {value}", False)
         elif _EMAIL_LABEL.search(key) and found.email is None and "@" in value:
             found.email = (label.strip(), value)
-        elif _PHONE_LABEL.search(key) and found.phone is None and sum(ch.isdigit() for ch in value) >= 6:
-            found.phone = (label.strip(), value)
+        elif _OTHERS_PHONE_LABEL.search(key):
+            found.others_phones.append(value)
+        elif _PHONE_LABEL.search(key) and sum(ch.isdigit() for ch in value) >= 6 and _phone_rank(key) < phone_rank:
+            found.phone, phone_rank = (label.strip(), value), _phone_rank(key)
     if found.name is None and (first or last):
         found.name = ("First name / Last name", " ".join(part for part in (first, last) if part))
     return found
