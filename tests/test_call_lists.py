@@ -30,7 +30,7 @@ from outreach.models import (
     Practice,
     Practitioner,
 )
-from outreach.services import call_lists, ics_import, scripts
+from outreach.services import appointment_listing, call_lists, ics_import, scripts
 
 NEW_YORK = ZoneInfo("America/New_York")
 WEEK = "2026-W49"  # Monday 30 November to Sunday 6 December 2026
@@ -384,6 +384,25 @@ def test_a_visit_that_moves_to_a_colleague_moves_the_task(make, runner):
     assert listed(maria) == {"Anna Petrova": ("first_visit", None)}
     assert db.session.scalar(select(CallTask.removed_reason).where(CallTask.state == "removed")) == (
         "visit_with_colleague")
+
+
+def test_a_client_who_missed_their_first_visit_is_still_called_before_the_next(make):
+    """Olga booked in October and did not come; Pavel came. Both are booked again next week."""
+    practice = make.practice("Smile Dental")
+    glen = make.practitioner(practice, email="glen@example.com")
+    olga = make.client(practice, full_name="Olga Novak", phone="+12025550171")
+    pavel = make.client(practice, full_name="Pavel Horak", phone="+12025550172")
+    missed = make.appointment(glen, olga, at(dt.date(2026, 10, 20), "10:00"))
+    make.appointment(glen, pavel, at(dt.date(2026, 10, 21), "10:00")).visit_outcome = "attended"
+    missed.visit_outcome = "no_show"
+    olga_again = make.appointment(glen, olga, at(day_of_week(1), "14:00"))
+    make.appointment(glen, pavel, at(day_of_week(2), "14:00"))
+    db.session.commit()
+
+    call_lists.build_call_lists(db.session, practice, day_of_week(0), now=at(SATURDAY_BEFORE, "09:00"))
+
+    assert listed(glen) == {"Olga Novak": ("first_visit", None)}
+    assert appointment_listing.first_visit(db.session, olga_again)[0] is True
 
 
 def test_returning_and_open_question_clients_are_listed_only_when_the_practice_asks(runner, smile):

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from outreach.models import Appointment, Client, Practice
+from outreach.services.visit_outcomes import counts_as_earlier_visit
 
 
 def history_start(session: Session, practice_id: int) -> dt.datetime | None:
@@ -39,7 +40,7 @@ def first_visit(session: Session, appointment: Appointment) -> tuple[bool | None
         return None, {"source": "no_client"}
     earlier = session.scalar(
         select(func.count()).select_from(Appointment)
-        .where(Appointment.client_id == appointment.client_id, Appointment.status != "cancelled",
+        .where(Appointment.client_id == appointment.client_id, counts_as_earlier_visit(),
                Appointment.starts_at < appointment.starts_at))
     since = history_start(session, appointment.practice_id)
     return earlier == 0, {"source": "history", "since": since.date().isoformat() if since else None}

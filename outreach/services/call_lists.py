@@ -36,6 +36,7 @@ from outreach.models import Appointment, CallList, CallTask, Notification, Pract
 from outreach.services import audit
 from outreach.services.calls import POLITE_FROM, POLITE_UNTIL
 from outreach.services.scripts import language_of
+from outreach.services.visit_outcomes import counts_as_earlier_visit
 
 log = logging.getLogger(__name__)
 
@@ -264,7 +265,7 @@ def _wanted_tasks(
 
     last_before = dict(session.execute(
         select(Appointment.client_id, func.max(Appointment.starts_at))
-        .where(Appointment.practice_id == practice.id, Appointment.status != "cancelled",
+        .where(Appointment.practice_id == practice.id, counts_as_earlier_visit(),
                Appointment.starts_at < start, Appointment.client_id.in_(week_clients))
         .group_by(Appointment.client_id)
     ).all())

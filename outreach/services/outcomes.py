@@ -69,7 +69,7 @@ from outreach.models import (
 )
 from outreach.services import csv_files
 from outreach.services.call_lists import WeekError, parse_week, week_label, week_to_show
-from outreach.services.visit_outcomes import effective_outcome
+from outreach.services.visit_outcomes import counts_as_earlier_visit, effective_outcome
 
 # Longest range the figures are asked for: two years of weeks.
 MAX_WEEKS = 105
@@ -335,10 +335,10 @@ def _call_figures(session: Session, practice_id: int, span: _Span,
 
 
 def is_first_visit() -> ColumnElement[bool]:
-    """SQL: the Appointment is its client's first visit with the practice (no earlier one that was not cancelled)."""
+    """SQL: the Appointment is its client's first visit with the practice (no earlier one they came to)."""
     earlier = aliased(Appointment)
     return ~exists().where(
-        earlier.client_id == Appointment.client_id, earlier.status != "cancelled",
+        earlier.client_id == Appointment.client_id, counts_as_earlier_visit(earlier),
         or_(earlier.starts_at < Appointment.starts_at,
             and_(earlier.starts_at == Appointment.starts_at, earlier.id < Appointment.id)))
 

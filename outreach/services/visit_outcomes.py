@@ -26,6 +26,15 @@ from outreach.services import audit
 
 # The outcome the figures give a visit the calendar shows cancelled ahead of time.
 CANCELLED = "cancelled"
+# Marks that say the client did not come: their next visit is still their first.
+DID_NOT_COME = ("no_show", "cancelled_late", "rescheduled")
+
+
+def counts_as_earlier_visit(visit: type[Appointment] = Appointment) -> ColumnElement[bool]:
+    """SQL: `visit` makes a later visit of its client a returning one: not cancelled, and not marked as a
+    visit they did not come to (a client who missed their first visit has still not met the practitioner)."""
+    return and_(visit.status != "cancelled",
+                or_(visit.visit_outcome.is_(None), visit.visit_outcome.not_in(DID_NOT_COME)))
 
 
 class VisitOutcomeError(ValueError):
