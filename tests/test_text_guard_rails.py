@@ -200,6 +200,9 @@ def test_a_client_who_gave_a_landline_gets_no_text_and_the_practitioner_is_told_
     assert texts_of(visit.appointment.id) == []  # no arrival text is planned
 
     auth.login("glen@example.com")
+    card = client.get(f"/appointments/{visit.appointment.id}").get_data(as_text=True)
+    assert "landline: call, texts cannot reach it" in card and 'name="eta_minutes"' not in card
+    # A stale page or a hand-made request is refused all the same.
     answer = client.post(f"/appointments/{visit.appointment.id}/on-my-way", data={"eta_minutes": "10"},
                          follow_redirects=True).get_data(as_text=True)
     assert "No text sent: the client&#39;s number is a landline, which cannot take a text: call instead" in answer

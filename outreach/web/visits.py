@@ -29,6 +29,7 @@ from outreach.services import arrival_texts, audit, outcomes, reading_fixes, vis
 from outreach.services import call_lists
 from outreach.services.call_lists import WeekError
 from outreach.services.notification_status import PENDING
+from outreach.services.phones import is_landline
 from outreach.services.sms_cost import SmsCost, sms_cost
 from outreach.web.auth import roles_required
 from outreach.web.errors import reshows_expired_form
@@ -64,7 +65,7 @@ PLACEHOLDER_HELP = {
 @bp.app_context_processor
 def text_labels() -> dict:
     return {"text_status_labels": STATUS_LABELS, "text_status_badges": STATUS_BADGES, "text_kind_labels": KIND_LABELS,
-            "reply_labels": REPLY_LABELS, "may_text_about": _may_text_about,
+            "reply_labels": REPLY_LABELS, "may_text_about": _may_text_about, "is_landline": is_landline,
             "text_window_of": lambda appointment: arrival_texts.text_window(appointment, current_user.practice)}
 
 
