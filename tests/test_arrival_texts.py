@@ -594,3 +594,14 @@ def test_the_tick_sends_due_texts_and_schedules_the_next_ones(quiet_fake, app, m
     assert batches == [(VISIT_AT + dt.timedelta(minutes=-15, seconds=38), [texts_of(soon.appointment.id)[0].id])]
     tasks.tick()
     assert [t.status for t in texts_of(visit.appointment.id)] == ["queued"]
+
+
+@pytest.mark.parametrize(("locale", "text"), [
+    ("en", "Hi, this is Glen from Smile Dental. I'll be with you in about 15 minutes."),
+    ("ru", "Здравствуйте! Это Glen из Smile Dental — буду у вас примерно через 15 мин."),
+])
+def test_a_client_known_only_by_number_is_greeted_without_a_gap(make, morning, locale, text):
+    """The calendar gave a phone and an address but no name the importer could read."""
+    visit = book_visit(make, VISIT_AT, full_name=None, locale=locale)
+    assert visit.client.greeting_name == ""
+    assert texts_of(visit.appointment.id)[0].body == text

@@ -15,6 +15,7 @@ shows is what goes out.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import string
 from collections import defaultdict
 from collections.abc import Iterable
@@ -47,6 +48,8 @@ PLACEHOLDERS = {
     "time": "the arrival time, in the client's time zone",
 }
 # On my way uses the arrival template, with the ETA the practitioner gave. The
+_SPACE_BEFORE_MARK = re.compile(r"\s+([,!.?])")
+_EMPTY_NAME_COMMA = re.compile(r",([!.?])")
 # English defaults stay in the GSM-7 alphabet (no dashes or curly quotes) and
 # fit one SMS segment with usual names; Cyrillic always costs UCS-2 (70 a segment).
 DEFAULT_TEMPLATES = {
@@ -139,10 +142,14 @@ class TextContext:
         # CLDR puts a narrow no-break space before "AM"; outside the GSM
         # alphabet, it would make a text cost more segments.
         time = format_time(arrive_at.astimezone(self.zone).time(), "short", locale=self.locale)
-        return check_template(template).format(
+        text = check_template(template).format(
             client=self.client_greeting_name, practitioner=self.practitioner_name, practice=self.practice_name,
             minutes=minutes, time=time.replace("\u202f", " ").replace("\u00a0", " "),
         )
+        if not self.client_greeting_name:
+            # A client known by number only: "Hi, this is…", «Здравствуйте! Это…», never "Hi , this".
+            text = _EMPTY_NAME_COMMA.sub(r"\1", _SPACE_BEFORE_MARK.sub(r"\1", text))
+        return text
 
 
 def preview(template: str, practice: Practice, practitioner_name: str, *, minutes: int, locale: str) -> str:
