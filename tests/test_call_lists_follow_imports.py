@@ -34,14 +34,22 @@ def _tasks() -> dict[str, str]:
     return {task.client.full_name: task.state for task in db.session.scalars(db.select(CallTask))}
 
 
-def test_a_cancellation_and_a_new_booking_reach_the_built_list_without_a_rebuild(make):
+ANNA = _event("anna@x", "20261201T140000", "Anna Petrova", "+1 202-555-0143")
+
+
+def _annas_first_visit_listed(make):
+    """Glen's list of next week is built with Anna's first visit on Tuesday; returns Glen."""
     practice = make.practice("Smile Dental")
     glen = make.practitioner(practice, email="glen@example.com")
-    anna = _event("anna@x", "20261201T140000", "Anna Petrova", "+1 202-555-0143")
-    _import(glen, _calendar(anna))
+    _import(glen, _calendar(ANNA))
     call_lists.build_call_lists(db.session, practice, MONDAY, now=NOW)
     db.session.commit()
     assert _tasks() == {"Anna Petrova": "active"}
+    return glen
+
+
+def test_a_cancellation_and_a_new_booking_reach_the_built_list_without_a_rebuild(make):
+    glen = _annas_first_visit_listed(make)
 
     cancelled = _event("anna@x", "20261201T140000", "Anna Petrova", "+1 202-555-0143", status="CANCELLED")
     brian = _event("brian@x", "20261203T110000", "Brian Chen", "+1 415-555-0134")
@@ -59,14 +67,9 @@ def test_changes_to_weeks_without_a_list_wait_for_the_weekend_job(make):
 
 def test_a_visit_the_calendar_keeps_as_canceled_in_its_title_leaves_the_list_and_says_why(make):
     """Outlook keeps a called-off meeting in a published calendar, its title starting "Canceled:", its STATUS unset."""
-    practice = make.practice("Smile Dental")
-    glen = make.practitioner(practice, email="glen@example.com")
-    anna = _event("anna@x", "20261201T140000", "Anna Petrova", "+1 202-555-0143")
-    _import(glen, _calendar(anna))
-    call_lists.build_call_lists(db.session, practice, MONDAY, now=NOW)
-    db.session.commit()
+    glen = _annas_first_visit_listed(make)
 
-    _import(glen, _calendar(anna.replace("SUMMARY:Anna", "SUMMARY:Canceled: Anna").replace("STATUS:CONFIRMED\r\n", "")))
+    _import(glen, _calendar(ANNA.replace("SUMMARY:Anna", "SUMMARY:Canceled: Anna").replace("STATUS:CONFIRMED\r\n", "")))
 
     assert _tasks() == {"Anna Petrova": "removed"}
     visit = db.session.scalars(db.select(Appointment)).one()
