@@ -15,7 +15,9 @@ Then the re-sync case, through `outreach import-ics` as a whole process (a
 fresh database): the first import of the file, then the same calendar
 downloaded again with every DTSTAMP new and 1 % of its visits moved an hour,
 timed against the bare parse of that re-issued file; exactly the moved visits
-must be reported as updated.
+must be reported as updated. CPU times on a shared machine wander from run to
+run: the re-sync is the best of three (back and forth between the two files),
+each bare parse the best of two.
 
 Targets: first import at most 2x bare; unchanged re-import at least 5x faster
 than the first import; re-sync at most 0.25x the bare parse of the re-issued
@@ -129,6 +131,17 @@ def timed(action: Callable[[], object]) -> tuple[float, object]:
     return time.perf_counter() - started, result
 
 
+# Timings on a shared virtual machine wander by a sixth from run to run: the re-sync is taken as the best of
+# REPEATS runs, the bare parses it and the first import are compared with as the best of two.
+REPEATS = 3
+
+
+def best_cpu_timed(action: Callable[[], object], repeats: int) -> tuple[float, object]:
+    """The least CPU time of `repeats` runs of `action`, and the last run's result."""
+    timings = [cpu_timed(action) for _ in range(repeats)]
+    return min(seconds for seconds, _ in timings), timings[-1][1]
+
+
 def cpu_timed(action: Callable[[], object]) -> tuple[float, object]:
     """CPU seconds of this process and the processes it waited for: what a loaded machine does not inflate."""
     def cpu() -> float:
@@ -182,7 +195,9 @@ def bench_resync(url: str, first: bytes, changed: bytes, moved: int, label: str)
     """Times `outreach import-ics` as a whole process: the first import, then the re-issued file.
 
     The re-issued file has a new DTSTAMP on every event and `moved` visits an
-    hour later; exactly those must be reported as updated.
+    hour later; exactly those must be reported as updated. The re-sync is timed
+    REPEATS times, back and forth between the two files (each way is the same
+    work: every stamp new, the same visits moved), and the best time counts.
     """
     engine = create_engine(url)
     db.metadata.create_all(engine)
@@ -203,8 +218,10 @@ def bench_resync(url: str, first: bytes, changed: bytes, moved: int, label: str)
             environment["PYTHONPYCACHEPREFIX"] = str(Path(folder) / "pycache")
             subprocess.run([str(Path(sys.executable).parent / "outreach"), "--help"], env=environment,
                            capture_output=True, check=True)
-            for run, content in (("first", first), ("resync", changed)):
-                path = Path(folder) / f"{run}.ics"
+            resyncs = [("resync", changed), ("resync", first)] * REPEATS
+            resync_seconds = []
+            for run, content in [("first", first), *resyncs[:REPEATS]]:
+                path = Path(folder) / f"{run}-{len(resync_seconds)}.ics"
                 path.write_bytes(content)
                 command = [str(Path(sys.executable).parent / "outreach"), "import-ics", str(path),
                            "--practitioner", "bench@example.com", "--json"]
@@ -217,9 +234,13 @@ def bench_resync(url: str, first: bytes, changed: bytes, moved: int, label: str)
                 report = json.loads(done.stdout.splitlines()[-1])
                 print(f"{label:>8} {run:<9} {seconds:7.2f} s CPU ({wall:.2f} s wall)  "
                       f"{report | {'skipped': len(report['skipped'])}} (outreach import-ics, whole process)")
-                figures[f"{label}_{run}_process_cpu_s"] = seconds
-            if (report["updated"], report["created"], report["cancelled"]) != (moved, 0, 0):
-                raise SystemExit(f"{label} resync reported {report}, not the {moved} moved visits as updated")
+                if run == "first":
+                    figures[f"{label}_first_process_cpu_s"] = seconds
+                    continue
+                if (report["updated"], report["created"], report["cancelled"]) != (moved, 0, 0):
+                    raise SystemExit(f"{label} resync reported {report}, not the {moved} moved visits as updated")
+                resync_seconds.append(seconds)
+            figures[f"{label}_resync_process_cpu_s"] = min(resync_seconds)
         return figures
     finally:
         db.metadata.drop_all(engine)
@@ -248,9 +269,12 @@ def main() -> None:
 
     data, singles = generate_calendar(args.events, args.recurring_share, args.seed)
     window = ImportWindow.around(NOW, icalendar.timezone.tzp.timezone(TIMEZONE), None, None)
-    started = time.perf_counter()
-    bare_cpu_s, occurrences = cpu_timed(lambda: bare_parse_and_expand(data, window))
-    bare_s = time.perf_counter() - started
+    bare_runs = []
+    for _ in range(2):
+        started = time.perf_counter()
+        cpu_s, occurrences = cpu_timed(lambda: bare_parse_and_expand(data, window))
+        bare_runs.append((cpu_s, time.perf_counter() - started))
+    bare_cpu_s, bare_s = min(bare_runs)  # the quicker run, its CPU and wall time
     print(f"{args.events} events, {len(data) / 1e6:.1f} MB, {occurrences} occurrences in the window")
     print(f"{'bare':>8} {'parse':<9} {bare_s:7.2f} s ({bare_cpu_s:.2f} s CPU)")
     figures: dict[str, float] = {"events": args.events, "bare_s": bare_s, "bare_cpu_s": bare_cpu_s}
@@ -258,7 +282,7 @@ def main() -> None:
     moved = frozenset(random.Random(args.seed).sample(singles, round(occurrences * 0.01)))
     changed, _ = generate_calendar(args.events, args.recurring_share, args.seed, stamp="20260302T080000Z",
                                    moved_visits=moved)
-    changed_bare_cpu_s, _ = cpu_timed(lambda: bare_parse_and_expand(changed, window))
+    changed_bare_cpu_s, _ = best_cpu_timed(lambda: bare_parse_and_expand(changed, window), repeats=2)
     print(f"{'bare':>8} {'changed':<9} {changed_bare_cpu_s:7.2f} s CPU  "
           f"(the re-issued file, {len(moved)} visits moved)")
     figures["changed_bare_cpu_s"] = changed_bare_cpu_s
