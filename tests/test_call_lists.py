@@ -487,6 +487,16 @@ def test_the_default_script_follows_the_practitioners_own_habit(make):
     assert default_script(glen).startswith("Hello Anna, this is Doctor Glen from Smile Dental — at work")
 
 
+def test_a_client_known_only_by_number_is_greeted_without_a_gap(make):
+    practice = make.practice("Smile Dental")
+    glen = make.practitioner(practice, full_name="Dr. Glen Gorab", preferred_name="Glen")
+    unnamed = make.client(practice, full_name=None, phone="+12025550188")
+    variables = scripts.script_variables(client=unnamed, practitioner=glen, practice=practice,
+                                         visit_starts_at=at(day_of_week(1), "14:00"), now=at(SATURDAY_BEFORE, "09:00"))
+    assert scripts.ScriptRenderer(None).render(variables, "en").text.startswith(
+        "Hello, this is Dr. Gorab from Smile Dental")
+
+
 def test_script_variables(make):
     practice = make.practice("Smile Dental")
     glen = make.practitioner(practice, full_name="Dr. Glen Gorab", preferred_name="Glen")

@@ -15,7 +15,6 @@ shows is what goes out.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import string
 from collections import defaultdict
 from collections.abc import Iterable
@@ -30,6 +29,7 @@ from outreach.messages import N_, UserError
 from outreach.models import LOCALES, Appointment, Client, Notification, Practice, Practitioner, User
 from outreach.services import audit
 from outreach.services.phones import client_zone, is_landline
+from outreach.services.reading.names import mended_without_name
 from outreach.services.notification_status import CANCELLED, HELD, MISSED, PENDING, SKIPPED, settle, transition
 
 ARRIVAL = "arrival"
@@ -48,8 +48,6 @@ PLACEHOLDERS = {
     "time": "the arrival time, in the client's time zone",
 }
 # On my way uses the arrival template, with the ETA the practitioner gave. The
-_SPACE_BEFORE_MARK = re.compile(r"\s+([,!.?])")
-_EMPTY_NAME_COMMA = re.compile(r",([!.?])")
 # English defaults stay in the GSM-7 alphabet (no dashes or curly quotes) and
 # fit one SMS segment with usual names; Cyrillic always costs UCS-2 (70 a segment).
 DEFAULT_TEMPLATES = {
@@ -146,10 +144,7 @@ class TextContext:
             client=self.client_greeting_name, practitioner=self.practitioner_name, practice=self.practice_name,
             minutes=minutes, time=time.replace("\u202f", " ").replace("\u00a0", " "),
         )
-        if not self.client_greeting_name:
-            # A client known by number only: "Hi, this is…", «Здравствуйте! Это…», never "Hi , this".
-            text = _EMPTY_NAME_COMMA.sub(r"\1", _SPACE_BEFORE_MARK.sub(r"\1", text))
-        return text
+        return text if self.client_greeting_name else mended_without_name(text)
 
 
 def preview(template: str, practice: Practice, practitioner_name: str, *, minutes: int, locale: str) -> str:

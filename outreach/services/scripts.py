@@ -18,6 +18,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from outreach.models import Client, Practice, Practitioner
 from outreach.services.phones import client_zone
+from outreach.services.reading.names import mended_without_name
 
 MAX_TEMPLATE_LENGTH = 4000
 
@@ -212,6 +213,12 @@ class ScriptRenderer:
                 self._compile_error = _describe(exc)
 
     def render(self, variables: dict[str, object], locale: str) -> Script:
+        script = self._render(variables, locale)
+        if variables.get("client_first_name"):
+            return script
+        return Script(mended_without_name(script.text), script.error)
+
+    def _render(self, variables: dict[str, object], locale: str) -> Script:
         default = _compiled_defaults[language_of(locale), bool(variables.get("practitioner_preferred_name"))]
         if not self.has_own_template:
             return Script(default.render(variables))

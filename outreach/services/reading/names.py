@@ -182,6 +182,16 @@ def greeting_name(full_name: str) -> str:
     return words[0]
 
 
+_SPACE_BEFORE_MARK = re.compile(r"\s+([,!.?])")
+_COMMA_BEFORE_MARK = re.compile(r",([!.?])")
+
+
+def mended_without_name(text: str) -> str:
+    """A script or a text written for a client known only by number, its greeting closed up where the name
+    would have stood: "Hi , this is…" is "Hi, this is…", «Здравствуйте, ! Это…» is «Здравствуйте! Это…»."""
+    return _COMMA_BEFORE_MARK.sub(r"\1", _SPACE_BEFORE_MARK.sub(r"\1", text))
+
+
 def tidy_case(name: str) -> str:
     """A name typed all in capitals or all in small letters, written as names are ("SARAH O'CONNOR" ->
     "Sarah O'Connor", "ludwig van beethoven" -> "Ludwig van Beethoven"); any other name exactly as typed.
