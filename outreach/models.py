@@ -89,6 +89,8 @@ class Practice(db.Model):
     # Per client, whatever asks for more: at most this many texts a local day, and this far apart.
     texts_per_client_per_day: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
     texts_min_gap_minutes: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
+    # All the practice's texts of a local day together: what a wrong calendar or a bug can send at worst.
+    texts_per_practice_per_day: Mapped[int] = mapped_column(Integer, default=300, server_default="300")
     running_late_template: Mapped[str | None] = mapped_column(Text)
     retention_days: Mapped[int] = mapped_column(Integer, default=730)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

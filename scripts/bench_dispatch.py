@@ -110,6 +110,8 @@ def plan_texts(session, count: int) -> tuple[dt.datetime, float]:
                                         phone="+12025550100")
     # Quiet hours would skip texts when the benchmark runs at night.
     practice.quiet_hours_start = practice.quiet_hours_end = dt.time(0, 0)
+    # A practice that really sends `count` texts a day is set up so: the default ceiling is far lower.
+    practice.texts_per_practice_per_day = count
     user, _ = accounts.create_user(session, practice=practice, email="glen@bench.example", role="practitioner",
                                    full_name="Glen Gorab", password="bench-password")
     source = CalendarSource(practice_id=practice.id, practitioner_id=user.practitioner.id, kind="file", name="bench")

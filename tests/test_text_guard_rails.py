@@ -171,6 +171,30 @@ def test_no_client_gets_more_than_the_practices_texts_a_day(quiet_fake, app, mak
 
 
 
+def test_a_wrong_calendar_cannot_text_more_people_than_the_practice_allows_in_a_day(quiet_fake, app, make,
+                                                                                   clock_file):
+    """Someone imported another business's calendar: twelve strangers' home visits at 10:30 on Thursday.
+    The admin allows the practice ten texts a day; one went out this morning for a real 9:00 visit."""
+    nine = THURSDAY_VISIT - dt.timedelta(minutes=90)
+    set_clock(clock_file, nine - dt.timedelta(hours=1))
+    practice = make.practice("Smile Dental", phone=PRACTICE_PHONE, texts_per_practice_per_day=10)
+    glen = make.practitioner(practice, email="glen@example.com")
+    visits = [make.appointment(glen, make.client(practice, full_name=f"Client {n}", phone=f"+1202555{n + 200:04d}"),
+                               nine if n == 0 else THURSDAY_VISIT, at_client_place=True) for n in range(13)]
+    arrival_texts.plan_arrival_texts(db.session, [visit.id for visit in visits], utcnow())
+    db.session.commit()
+    set_clock(clock_file, nine - dt.timedelta(minutes=15))
+    assert dispatch(app) == {"sent": 1}
+
+    set_clock(clock_file, THURSDAY_VISIT - dt.timedelta(minutes=15))
+    assert dispatch(app) == {"sent": 9, "held": 3}
+    held = [text for visit in visits for text in texts_of(visit.id) if text.status == "held"]
+    assert [text.status_detail for text in held] == [
+        "held back: the practice has sent its 10 texts for today, the most an admin allows a day"] * 3
+
+
+
+
 # --- the client's own time ---------------------------------------------------------------------------
 
 GERMAN_MOBILE = "+4915112345670"  # a landline could not take the text

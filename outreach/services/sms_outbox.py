@@ -22,10 +22,12 @@
   hand, quiet hours in the client's (else the practice's) time zone.
 - Per-client limits hold whatever asks for more: at most
   `texts_per_client_per_day` texts to a client a local day, and
-  `texts_min_gap_minutes` between two. They are enforced in the claim itself,
-  under a lock on the client's row, so concurrent workers cannot both take
-  "the third text of the day"; a text held back is settled "held" with the
-  reason, for the today and visit pages to show.
+  `texts_min_gap_minutes` between two; and at most `texts_per_practice_per_day`
+  texts from a practice in its local day, to everyone together. They are
+  enforced in the claim itself, under a lock on the client's and the
+  practice's rows, so concurrent workers cannot both take "the third text of
+  the day"; a text held back is settled "held" with the reason, for the today
+  and visit pages to show.
 
 Status callbacks and what the worker records meet in `notification_status`,
 where a status only ever moves forward.
@@ -262,18 +264,20 @@ def in_quiet_hours(local_time: dt.time, start: dt.time, end: dt.time) -> bool:
 
 def _claim(session: Session, notifications: list[Notification], practices: Mapping[int, Practice],
            now: dt.datetime) -> tuple[list[Notification], int]:
-    """Atomically take these pending, due rows for sending, within the per-client limits.
+    """Atomically take these pending, due rows for sending, within the per-client and per-practice limits.
 
     Returns the rows this worker won (another worker has the rest) and how
-    many it held back. The clients' rows are locked first and stay locked
-    until the caller commits, so the texts a client already got are counted
-    with every concurrent claim for that client settled; then one
+    many it held back. The clients' rows, then the practices', are locked
+    first and stay locked until the caller commits, so the texts a client or
+    practice already sent are counted with every concurrent claim settled; then one
     conditional UPDATE takes the wave: each row only while still pending,
     and RETURNING names the rows this worker took.
     """
     if not notifications:
         return [], 0
-    within_limits, held = _hold_beyond_client_limits(session, notifications, practices, now)
+    within_client_limits, held_for_client = _hold_beyond_client_limits(session, notifications, practices, now)
+    within_limits, held_for_practice = _hold_beyond_practice_limits(session, within_client_limits, practices, now)
+    held = held_for_client + held_for_practice
     if not within_limits:
         return [], held
     won = set(session.scalars(
@@ -297,15 +301,13 @@ def _hold_beyond_client_limits(session: Session, notifications: list[Notificatio
     client_ids = sorted({n.client_id for n in notifications if n.client_id is not None})
     if not client_ids:
         return notifications, 0
-    _lock_clients(session, client_ids)
+    _lock(session, Client, client_ids)
     # Two days back covers the client's local day in any time zone.
     sent_times: dict[int, list[dt.datetime]] = defaultdict(list)
     for client_id, first_try_at in session.execute(
             select(Notification.client_id, Notification.first_try_at).where(
                 Notification.client_id.in_(client_ids), Notification.first_try_at >= now - dt.timedelta(days=2),
-                Notification.status.not_in(UNSENT),
-                # refused by Twilio outright: it never reached the client
-                or_(Notification.status != FAILED, Notification.message_sid.is_not(None)))):
+                *_SENT)):
         sent_times[client_id].append(first_try_at)
     within, held = [], 0
     for notification in notifications:
@@ -319,6 +321,37 @@ def _hold_beyond_client_limits(session: Session, notifications: list[Notificatio
             within.append(notification)
             sent_times[notification.client_id].append(now)
         elif settle(session, notification, HELD, reason):
+            held += 1
+    return within, held
+
+
+# A text that counts against the limits: it left, or may have (refused by Twilio outright, it reached no one).
+_SENT = (Notification.status.not_in(UNSENT), or_(Notification.status != FAILED, Notification.message_sid.is_not(None)))
+
+
+def _hold_beyond_practice_limits(session: Session, notifications: list[Notification],
+                                 practices: Mapping[int, Practice], now: dt.datetime) -> tuple[list[Notification], int]:
+    """The rows within their practice's texts of the day; the others are settled "held". Locks the practices."""
+    practice_ids = sorted({n.practice_id for n in notifications})
+    if not practice_ids:
+        return notifications, 0
+    _lock(session, Practice, practice_ids)
+    room = {}
+    for practice_id in practice_ids:
+        practice = practices[practice_id]
+        zone = ZoneInfo(practice.timezone)
+        day_start = dt.datetime.combine(now.astimezone(zone).date(), dt.time(0), zone)
+        sent_today = session.scalar(select(func.count()).select_from(Notification).where(
+            Notification.practice_id == practice_id, Notification.first_try_at >= day_start, *_SENT))
+        room[practice_id] = practice.texts_per_practice_per_day - sent_today
+    within, held = [], 0
+    for notification in notifications:
+        if room[notification.practice_id] > 0:
+            room[notification.practice_id] -= 1
+            within.append(notification)
+        elif settle(session, notification, HELD, UserError(
+                N_("held back: the practice has sent its %(limit)s texts for today, the most an admin allows a day"),
+                limit=practices[notification.practice_id].texts_per_practice_per_day)):
             held += 1
     return within, held
 
@@ -340,13 +373,17 @@ def why_beyond_client_limits(sent_times: list[dt.datetime], practice: Practice, 
     return None
 
 
-def _lock_clients(session: Session, client_ids: list[int]) -> None:
-    """Lock these clients' rows until commit: concurrent claims for the same client take turns."""
+def _lock(session: Session, model: type[Client] | type[Practice], ids: list[int]) -> None:
+    """Lock these clients' or practices' rows until commit: concurrent claims for the same one take turns.
+
+    Claims lock their clients, then their practices, always in that order and by id, so two cannot wait on
+    each other.
+    """
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(Client.id).where(Client.id.in_(client_ids)).order_by(Client.id).with_for_update())
+        session.execute(select(model.id).where(model.id.in_(ids)).order_by(model.id).with_for_update())
     else:
         # SQLite has one writer at a time: a write that changes nothing takes that lock now.
-        session.execute(update(Client).where(Client.id.in_(client_ids)).values(id=Client.id)
+        session.execute(update(model).where(model.id.in_(ids)).values(id=model.id)
                         .execution_options(synchronize_session=False))
 
 

@@ -102,6 +102,8 @@ class SettingsForm(FlaskForm):
                                             validators=[NumberRange(min=1, max=20)])
     texts_min_gap_minutes = IntegerField(_l("At least this many minutes between two texts to a client"),
                                          validators=[NumberRange(min=0, max=240)])
+    texts_per_practice_per_day = IntegerField(_l("At most this many texts from the practice a day, to everyone"),
+                                              validators=[NumberRange(min=1, max=100000)])
     include_returning_after_months = IntegerField(
         _l("Also call clients returning after this many months (empty: off)"),
         validators=[Optional(), NumberRange(min=1, max=120)])
