@@ -24,7 +24,9 @@ from outreach.services.ics_import import import_calendar
 CORPUS = Path(__file__).parent / "corpus" / "booking_tools"
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 FIELDS = ("name", "phone", "email", "no_client", "at_client_place", "first_visit_flag")
-TARGET = 0.95
+# Every event is read right today: a rule that breaks one reading (a label, a name, a place) fails here with
+# the event, not only when the misses add up to a share.
+TARGET = 1.0
 
 
 def load_answers() -> dict:

@@ -424,9 +424,12 @@ def test_of_several_numbers_the_clients_own_mobile_is_taken_never_an_emergency_c
                r"Cell: (646) 555-0143"),
         vevent("h2", "DTSTART:20260306T150000Z", "SUMMARY:Olaf Berg - cleaning",
                r"DESCRIPTION:Emergency contact: Lars Berg (brother) 415-555-0188\nFax: 415-555-0100"),
+        # the label is what is said last: this is Daniel's mobile, not the GP's
+        vevent("h3", "DTSTART:20260307T150000Z", "SUMMARY:Intake - Daniel Kim",
+               "DESCRIPTION:Referred by GP. Mob: 415-555-0166"),
     ))
     assert [(c.full_name, c.phone) for c in clients()] == [("Ingrid Svensson", "+16465550143"),
-                                                           ("Olaf Berg", None)]
+                                                           ("Olaf Berg", None), ("Daniel Kim", "+14155550166")]
     ingrid = appointments(source)[0]
     assert ingrid.why["phone"] == {"source": "description", "detail": "Cell"}
 

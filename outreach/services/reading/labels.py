@@ -64,6 +64,11 @@ def _label_key(label: str) -> str:
     return " ".join(label.casefold().replace("’", "'").strip(" ?*-•").split())
 
 
+def _last_clause(label: str) -> str:
+    """What a label says last: "Referred by GP. Mob" labels the client's mobile, not the GP's."""
+    return re.split(r"[.;,!?]\s+", label)[-1]
+
+
 def _phone_rank(label: str) -> int:
     if _MOBILE_LABEL.search(label):
         return 0
@@ -113,10 +118,11 @@ def read_labels(description: str | None) -> Labelled:
                 found.new_client = (f"{label.strip()}: {value}", False)
         elif _EMAIL_LABEL.search(key) and found.email is None and "@" in value:
             found.email = (label.strip(), value)
-        elif _OTHERS_PHONE_LABEL.search(key):
+        elif _OTHERS_PHONE_LABEL.search(_last_clause(key)):
             found.others_phones.append(value)
-        elif _PHONE_LABEL.search(key) and sum(ch.isdigit() for ch in value) >= 6 and _phone_rank(key) < phone_rank:
-            found.phone, phone_rank = (label.strip(), value), _phone_rank(key)
+        elif (_PHONE_LABEL.search(key) and sum(ch.isdigit() for ch in value) >= 6
+              and _phone_rank(_last_clause(key)) < phone_rank):
+            found.phone, phone_rank = (label.strip(), value), _phone_rank(_last_clause(key))
     if found.name is None and (first or last):
         found.name = ("First name / Last name", " ".join(part for part in (first, last) if part))
     return found
