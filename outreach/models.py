@@ -368,7 +368,8 @@ class Appointment(db.Model):
     practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioner.id"), index=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("calendar_source.id"))
     # The import that brought the visit in (first, or back after a cancellation): removing that import cancels it.
-    import_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id"), index=True)
+    # Looked up with source_id, whose unique key serves as the index: one more index would slow every import.
+    import_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id"))
     client_id: Mapped[int | None] = mapped_column(ForeignKey("client.id"))
     uid: Mapped[str] = mapped_column(String(500))
     # The occurrence's identity inside a series (its original start, ISO UTC);

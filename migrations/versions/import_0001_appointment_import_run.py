@@ -21,7 +21,6 @@ def upgrade():
         batch_op.add_column(sa.Column("import_run_id", sa.Integer(), nullable=True))
         batch_op.create_foreign_key(batch_op.f("fk_appointment_import_run_id_import_run"), "import_run",
                                     ["import_run_id"], ["id"])
-        batch_op.create_index(batch_op.f("ix_appointment_import_run_id"), ["import_run_id"], unique=False)
     op.execute(
         "UPDATE appointment SET import_run_id = (SELECT min(import_run.id) FROM import_run"
         " WHERE import_run.source_id = appointment.source_id AND import_run.created_at = appointment.created_at"
@@ -31,6 +30,5 @@ def upgrade():
 
 def downgrade():
     with op.batch_alter_table("appointment") as batch_op:
-        batch_op.drop_index(batch_op.f("ix_appointment_import_run_id"))
         batch_op.drop_constraint(batch_op.f("fk_appointment_import_run_id_import_run"), type_="foreignkey")
         batch_op.drop_column("import_run_id")

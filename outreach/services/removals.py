@@ -48,7 +48,7 @@ class Removal:
 
 def _of_import(run: ImportRun) -> tuple:
     """The appointments an import brought in: created by it, or brought back by it after a cancellation."""
-    return (Appointment.import_run_id == run.id,)
+    return Appointment.source_id == run.source_id, Appointment.import_run_id == run.id
 
 
 def _of_calendar(source: CalendarSource) -> tuple:

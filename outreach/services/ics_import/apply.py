@@ -110,7 +110,7 @@ def apply_occurrences(session: Session, source: CalendarSource, context: ImportC
         report.changed_appointment_ids.extend(
             row.id for row in session.execute(
                 select(Appointment.id, Appointment.uid, Appointment.recurrence_id)
-                .where(Appointment.import_run_id == run_id)
+                .where(Appointment.source_id == source.id, Appointment.import_run_id == run_id)
             ) if (row.uid, row.recurrence_id) in inserted
         )
     if row_updates:
