@@ -168,15 +168,19 @@ def greeting_name(full_name: str) -> str:
     if not words:
         return ""
     if words[0].casefold() in TITLES and len(words) > 1:
-        surname = next((w for w in reversed(words[1:]) if w.casefold() not in SUFFIXES), words[-1])
+        rest = [w for w in words[1:] if w.casefold() not in SUFFIXES] or words[1:]
+        # The surname with its particles: "Dr. Friedrich von Bülow" is "Dr. von Bülow".
+        particle = next((index for index, w in enumerate(rest) if w.casefold() in PARTICLES), None)
+        surname = " ".join(rest[particle:]) if particle is not None else rest[-1]
         return f"{words[0]} {surname}"
     if len(words) == 3 and _CYRILLIC.search(full_name):
         for index in (1, 2):  # «Анна Сергеевна Петрова», «Петрова Анна Сергеевна»
             if _PATRONYMIC.search(words[index]):
                 return f"{words[index - 1]} {words[index]}"
-    if (len(words) == 2 and _CYRILLIC.search(full_name) and not is_first_name(words[0])
-            and is_first_name(words[1])):
-        return words[1]  # «Петрова Анна»
+    if len(words) == 2 and _CYRILLIC.search(full_name):
+        first_names = [word for word in words if _reads_first_as_a_first_name(word)]
+        if len(first_names) == 1:
+            return first_names[0]  # «Петров Илья», «Ким Виктория»
     if _INITIAL.fullmatch(words[0]):
         return full_name
     return words[0]
@@ -190,6 +194,13 @@ def mended_without_name(text: str) -> str:
     """A script or a text written for a client known only by number, its greeting closed up where the name
     would have stood: "Hi , this is…" is "Hi, this is…", «Здравствуйте, ! Это…» is «Здравствуйте! Это…»."""
     return _COMMA_BEFORE_MARK.sub(r"\1", _SPACE_BEFORE_MARK.sub(r"\1", text))
+
+
+def _reads_first_as_a_first_name(word: str) -> bool:
+    """Whether the dictionary's likeliest reading of a Russian word is a first name as written to greet
+    («Илья»; not «Петров», a surname before it is the plural of «Пётр»)."""
+    tag = _morph().parse(word.strip(".,"))[0].tag
+    return "Name" in tag and "nomn" in tag
 
 
 def tidy_case(name: str) -> str:
