@@ -83,7 +83,7 @@ _ALREADY_MARKED = {
     "cancelled_late": N_("the visit is already marked cancelled late"),
     "rescheduled": N_("the visit is already marked rescheduled"),
 }
-LANDLINE = N_("the client's number is a landline, which cannot take a text: call instead")
+_LANDLINE = N_("the client's number is a landline, which cannot take a text: call instead")
 # Why a planned arrival text was cancelled when staff sent one by hand.
 _REPLACED_BY = {ON_MY_WAY: N_("replaced by on my way"), RUNNING_LATE: N_("replaced by running late")}
 
@@ -317,7 +317,7 @@ def _why_no_arrival_text(appointment: Appointment, client: Client | None) -> Tex
     if client is None or not client.phone:
         return TextNotPossible(N_("no phone number for the client"))
     if is_landline(client.phone):
-        return TextNotPossible(LANDLINE)
+        return TextNotPossible(_LANDLINE)
     return None
 
 
@@ -379,7 +379,7 @@ def _create_manual(session: Session, appointment: Appointment, kind: str, *, key
     if client is None or not client.phone:
         raise TextNotPossible(N_("the client has no phone number"))
     if is_landline(client.phone):
-        raise TextNotPossible(LANDLINE)
+        raise TextNotPossible(_LANDLINE)
     if session.scalar(select(Notification.id).where(Notification.dedupe_key == key)) is not None:
         raise TextNotPossible(already)
     practitioner = session.get(Practitioner, appointment.practitioner_id)

@@ -100,6 +100,7 @@ def read_labels(description: str | None) -> Labelled:
             if _LINE.match(value) and not _PHONE_LABEL.search(label):
                 value = ""
         key = _label_key(label)
+        said_last = _last_clause(key)
         if not value or "://" in value:
             continue
         if key in _STAFF_LABELS:
@@ -118,11 +119,11 @@ def read_labels(description: str | None) -> Labelled:
                 found.new_client = (f"{label.strip()}: {value}", False)
         elif _EMAIL_LABEL.search(key) and found.email is None and "@" in value:
             found.email = (label.strip(), value)
-        elif _OTHERS_PHONE_LABEL.search(_last_clause(key)):
+        elif _OTHERS_PHONE_LABEL.search(said_last):
             found.others_phones.append(value)
         elif (_PHONE_LABEL.search(key) and sum(ch.isdigit() for ch in value) >= 6
-              and _phone_rank(_last_clause(key)) < phone_rank):
-            found.phone, phone_rank = (label.strip(), value), _phone_rank(_last_clause(key))
+              and _phone_rank(said_last) < phone_rank):
+            found.phone, phone_rank = (label.strip(), value), _phone_rank(said_last)
     if found.name is None and (first or last):
         found.name = ("First name / Last name", " ".join(part for part in (first, last) if part))
     return found
